@@ -512,7 +512,7 @@ rb_status rbi_del(rb_txn *txn, enum rbi_db db, const void *key, size_t klen)
 
 static bool has_prefix(const MDB_val *k, const void *prefix, size_t plen)
 {
-    return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
+    return plen == 0 || (k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0);
 }
 
 rb_status rbi_scan(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen, rbi_scan_fn fn,
