@@ -470,11 +470,823 @@ RB_API rb_status rb_payer_sources(rb_txn *txn, const char *payer, int month, rb_
 
 /* ---- Sections added by later modules go below, one banner each. ---- */
 
-/** # Usage (issue 3) */
+/** # Usage (issue 3)
+ *
+ * Cost and usage exports (AWS legacy CUR, CUR 2.0, FOCUS 1.0-1.2; CSV, plain or gzip) are
+ * read, aggregated at daily grain and kept per (source, billing period). See
+ * docs/formats.md for the columns each format maps to the canonical line.
+ *
+ * An import has two phases. rb_usage_import_file() reads and aggregates a file in memory
+ * (streamed: memory grows with the number of distinct aggregates, not with the file); call
+ * it for every file of one delivery. rb_usage_import_apply(), inside rb_store_update(),
+ * then replaces, for each billing period the files cover, everything imported earlier from
+ * the same source for that period, and writes a manifest. A period whose stored manifest
+ * has the same content signature (file hashes, formats, kept tags) is left as it is and
+ * reported RB_USAGE_UNCHANGED.
+ *
+ * Aggregates are keyed by account, never by organization: rb_usage_summary() attributes
+ * them to organizations and payers when it runs. Amounts in different currencies are never
+ * added together.
+ */
 
-/** # Rules (issue 4) */
+#define RB_USAGE_SOURCE_MAX 64 /**< bytes of a source name: [A-Za-z0-9._-] */
+#define RB_USAGE_TAG_MAX 128   /**< bytes of a kept tag key */
+#define RB_USAGE_MAX_TAGS 16   /**< tag keys that can be kept */
+#define RB_USAGE_VALUE_MAX 4096 /**< bytes of one dimension value in a file */
+#define RB_USAGE_DEFAULT_SOURCE "default"
+
+/** File formats. */
+typedef enum rb_usage_format {
+    RB_USAGE_AUTO = 0, /**< from the header: lineItem/..., line_item_..., BilledCost */
+    RB_USAGE_CUR,      /**< AWS legacy Cost and Usage Report */
+    RB_USAGE_CUR2,     /**< AWS CUR 2.0 (Data Exports) */
+    RB_USAGE_FOCUS     /**< FinOps FOCUS 1.0, 1.1 or 1.2 */
+} rb_usage_format;
+
+/** "auto", "cur", "cur2" or "focus". @since 0.1 */
+RB_API const char *rb_usage_format_name(rb_usage_format f);
+
+/** Amounts in one currency. */
+typedef struct rb_usage_amounts {
+    char currency[4]; /**< ISO 4217 code, e.g. "USD" */
+    int64_t rows;     /**< input rows summed */
+    rb_dec quantity;  /**< usage quantity (meaningful per usage type only) */
+    rb_dec billed;    /**< billed cost (CUR unblended cost, FOCUS BilledCost) */
+    rb_dec list;      /**< list cost (CUR public on-demand cost, FOCUS ListCost) */
+    rb_dec effective; /**< effective (amortized) cost */
+} rb_usage_amounts;
+
+/** One file of a delivery. */
+typedef struct rb_usage_file {
+    const char *name;       /**< base name of the file */
+    uint64_t bytes;         /**< size as stored (compressed for gzip) */
+    uint64_t hash;          /**< XXH64 of the bytes as stored */
+    int64_t rows;           /**< data rows read, good and bad, all periods */
+    rb_usage_format format; /**< the format it was read as */
+} rb_usage_file;
+
+/** What an import did to a period. */
+typedef enum rb_usage_outcome {
+    RB_USAGE_PENDING = 0, /**< not applied yet */
+    RB_USAGE_NEW,         /**< nothing was stored for (source, period) before */
+    RB_USAGE_REPLACED,    /**< an earlier import was replaced */
+    RB_USAGE_UNCHANGED,   /**< same content as the stored import: nothing written */
+    RB_USAGE_STORED       /**< a manifest read from the store */
+} rb_usage_outcome;
+
+/** The manifest of one (source, billing period). */
+typedef struct rb_usage_manifest {
+    const char *source;
+    int month;                     /**< the billing period */
+    int64_t imported_at;           /**< the `now` of the import that wrote it */
+    int64_t rows;                  /**< input rows of this period */
+    int64_t rejected;              /**< bad rows of the delivery left out (--max-errors) */
+    int64_t aggregates;            /**< daily aggregates stored */
+    size_t nfiles;
+    const rb_usage_file *files;    /**< the files of the delivery */
+    size_t ntotals;
+    const rb_usage_amounts *totals; /**< per currency, by currency code */
+    rb_usage_outcome outcome;
+} rb_usage_manifest;
+
+typedef rb_status (*rb_usage_manifest_cb)(const rb_usage_manifest *m, void *ctx);
+
+/** Progress of rb_usage_import_file(): stored bytes read of `total`, rows so far. */
+typedef void (*rb_usage_progress_fn)(uint64_t done, uint64_t total, uint64_t rows, void *ctx);
+
+/** A bad row left out of an import: file, line, reason, and the record as it was. */
+typedef rb_status (*rb_usage_reject_cb)(const char *file, int64_t line, const char *reason,
+                                        const char *record, size_t len, void *ctx);
+
+typedef struct rb_usage_import_opts {
+    const char *source;          /**< NULL: RB_USAGE_DEFAULT_SOURCE */
+    rb_usage_format format;      /**< RB_USAGE_AUTO: detect per file */
+    int64_t max_errors;          /**< bad rows left out before the import fails; 0: none */
+    int threads;                 /**< 0: one per CPU (at most 8); -1: none (calling thread) */
+    const char *const *keep_tags; /**< the kept tag keys, as rb_usage_tag_list() gives them */
+    size_t nkeep_tags;
+    rb_usage_progress_fn progress; /**< may be NULL; called in the calling thread */
+    void *progress_ctx;
+} rb_usage_import_opts;
+
+typedef struct rb_usage_import rb_usage_import;
+
+/**
+ * Start an import.
+ *
+ * @param[out] out   the handle, set on RB_OK
+ * @param[in]  opts  options (copied)
+ * @param[out] err   may be NULL
+ * @return RB_OK, RB_INVALID (bad source name or tag key), RB_NOMEM.
+ *
+ * Ownership: free the handle with rb_usage_import_free().
+ * Threads: the handle belongs to the calling thread; it runs its own worker threads inside
+ * rb_usage_import_file() only.
+ * @since 0.1
+ */
+RB_API rb_status rb_usage_import_new(rb_usage_import **out, const rb_usage_import_opts *opts,
+                                     rb_error *err);
+
+/**
+ * Read one file (phase 1): detect its format, map its columns, parse and aggregate every
+ * row. Stops at the first bad row with "FILE:LINE: column NAME: what \"value\"", unless
+ * opts.max_errors allows it to be left out (see rb_usage_import_rejects()).
+ *
+ * @return RB_OK; RB_INVALID (bad row, missing columns, empty or header-only file, binary
+ *         data, too many bad rows); RB_SYNTAX (broken CSV or gzip); RB_NOTFOUND (no such
+ *         file); RB_IO; RB_TOOBIG (a record over 256 MiB); RB_NOMEM; RB_MISUSE (the
+ *         import failed earlier or was applied). After a failure the handle can only be
+ *         freed.
+ * @since 0.1
+ */
+RB_API rb_status rb_usage_import_file(rb_usage_import *imp, const char *path, rb_error *err);
+
+/**
+ * Whether the files read leave something to store, without a transaction (the checks
+ * rb_usage_import_apply() starts with), so that a caller can refuse before creating a
+ * database.
+ * @return RB_OK; RB_INVALID ("nothing to import": no file, or every row rejected);
+ *         RB_MISUSE (a file failed).
+ * @since 0.1
+ */
+RB_API rb_status rb_usage_import_check(const rb_usage_import *imp, rb_error *err);
+
+/**
+ * Store the import (phase 2), inside rb_store_update(): for each (source, period) the
+ * files cover, delete what was imported before and write the new aggregates and the
+ * manifest, unless the content is unchanged. Can be run again on the same handle (as
+ * rb_store_update does when the map grows): it does not consume the handle's data.
+ *
+ * @return RB_OK, RB_INVALID (nothing to import: no file, or every row rejected; the kept
+ *         tags changed since rb_usage_import_new()), RB_MISUSE (a file failed), storage
+ *         codes. Messages are on the store.
+ * @since 0.1
+ */
+RB_API rb_status rb_usage_import_apply(rb_txn *txn, rb_usage_import *imp, int64_t now);
+
+/**
+ * The manifests of the periods the import covers, by period, with their outcome (after
+ * rb_usage_import_apply(); RB_USAGE_PENDING before). Stops at the first non-RB_OK from cb.
+ * Ownership: the manifest and its arrays are valid during the callback only.
+ * @since 0.1
+ */
+RB_API rb_status rb_usage_import_periods(rb_usage_import *imp, rb_usage_manifest_cb cb,
+                                         void *ctx);
+
+/** The rows left out, by file and line (at most opts.max_errors). @since 0.1 */
+RB_API rb_status rb_usage_import_rejects(const rb_usage_import *imp, rb_usage_reject_cb cb,
+                                         void *ctx);
+
+/** Totals of an import so far. */
+typedef struct rb_usage_import_stats {
+    int64_t files;
+    int64_t rows;     /**< good rows aggregated */
+    int64_t rejected; /**< bad rows left out */
+    int64_t bytes;    /**< stored bytes read */
+} rb_usage_import_stats;
+/** @since 0.1 */
+RB_API void rb_usage_import_stats_get(const rb_usage_import *imp, rb_usage_import_stats *st);
+
+/** Free an import. rb_usage_import_free(NULL) is a harmless no-op. @since 0.1 */
+RB_API void rb_usage_import_free(rb_usage_import *imp);
+
+/**
+ * Keep a tag key as an aggregate dimension in later imports (e.g. "user:env"). A legacy
+ * CUR file has it as the column `resourceTags/KEY`; CUR 2.0 and FOCUS in their JSON tag
+ * column (`resource_tags`, `Tags`), where CUR 2.0's `user_env` form also matches.
+ * @return RB_OK, RB_INVALID (bad key, or RB_USAGE_MAX_TAGS kept already), RB_EXISTS.
+ * @since 0.1
+ */
+RB_API rb_status rb_usage_tag_keep(rb_txn *txn, const char *key);
+/** Stop keeping a tag key. @return RB_OK, RB_NOTFOUND. @since 0.1 */
+RB_API rb_status rb_usage_tag_drop(rb_txn *txn, const char *key);
+typedef rb_status (*rb_usage_tag_cb)(const char *key, void *ctx);
+/** The kept tag keys, in the order they were added. @since 0.1 */
+RB_API rb_status rb_usage_tag_list(rb_txn *txn, rb_usage_tag_cb cb, void *ctx);
+
+/** Every manifest (month RB_MONTH_OPEN) or those of one period, by period and source. */
+RB_API rb_status rb_usage_manifest_list(rb_txn *txn, int month, rb_usage_manifest_cb cb,
+                                        void *ctx);
+
+/** Dimensions a summary groups by. */
+typedef enum rb_usage_dim {
+    RB_USAGE_BY_SERVICE = 0,
+    RB_USAGE_BY_ACCOUNT,
+    RB_USAGE_BY_DAY,        /**< key "YYYY-MM-DD" */
+    RB_USAGE_BY_USAGE_TYPE,
+    RB_USAGE_BY_LINE_TYPE,  /**< CUR line item type, FOCUS ChargeCategory */
+    RB_USAGE_BY_REGION,
+    RB_USAGE_BY_TAG         /**< a kept tag key (rb_usage_query.tag) */
+} rb_usage_dim;
+
+typedef struct rb_usage_query {
+    int month;           /**< billing period */
+    const char *org;     /**< only usage of accounts in this org on the usage day */
+    const char *payer;   /**< only usage whose org is `payer` or has it in its payer chain */
+    const char *account; /**< only this account */
+    rb_usage_dim by;
+    const char *tag;     /**< for RB_USAGE_BY_TAG */
+} rb_usage_query;
+
+/** One group of a summary. */
+typedef struct rb_usage_group {
+    const char *key;   /**< the dimension's value ("" when empty) */
+    rb_usage_amounts a;
+} rb_usage_group;
+typedef rb_status (*rb_usage_group_cb)(const rb_usage_group *g, void *ctx);
+
+/**
+ * Sum a period's stored usage by one dimension, with at most one of org, payer, account
+ * as a filter. Groups come sorted by key, then currency.
+ * @return RB_OK, RB_INVALID (two filters; tag not kept), RB_NOTFOUND (unknown org or
+ *         payer), RB_OVERFLOW, storage codes.
+ * Ownership: the group is valid during the callback only.
+ * @since 0.1
+ */
+RB_API rb_status rb_usage_summary(rb_txn *txn, const rb_usage_query *q, rb_usage_group_cb cb,
+                                  void *ctx);
+
+/** Usage that no organization's payer covers. */
+typedef struct rb_usage_unmapped_row {
+    const char *account;
+    const char *org;    /**< "" when the account has no organization on the usage day */
+    const char *reason; /**< "unknown account", "no organization on the usage day",
+                             "no payer in force" */
+    rb_usage_amounts a;
+} rb_usage_unmapped_row;
+typedef rb_status (*rb_usage_unmapped_cb)(const rb_usage_unmapped_row *r, void *ctx);
+
+/**
+ * A period's usage of accounts that belong to no known organization on the usage day, or
+ * to an organization with no payer (no billing transfer) in force, by account, reason and
+ * currency.
+ * @since 0.1
+ */
+RB_API rb_status rb_usage_unmapped(rb_txn *txn, int month, rb_usage_unmapped_cb cb, void *ctx);
+
+
+/** # Rules (issue 4)
+ *
+ * Pricing rules are Lua 5.4 files that run in a sandbox (docs/lua/sandbox.md): no files, no
+ * clock, no randomness, no way to reach the engine except the `rebill` API. Each run of the
+ * rules of one customer is bounded by an rb_limits. Going over a limit stops the run with
+ * RB_LIMIT_MEM, RB_LIMIT_STEPS or RB_TIMEOUT and a message that names the limit and the rule
+ * file and line; a call of a forbidden function stops it with RB_BLOCKED. A rule cannot catch
+ * any of these with pcall.
+ */
+
+/** Resource limits for the rules of one customer run. */
+typedef struct rb_limits {
+    size_t mem_bytes; /**< Lua heap of the run's sandbox, bytes; default 64 MiB, min 1 MiB */
+    uint64_t steps;   /**< Lua VM instructions per run, counted in blocks of 1000; default
+                           50,000,000, min 1000 */
+    uint32_t wall_ms; /**< wall-clock time spent running Lua per run, ms; default 2000,
+                           min 1 */
+} rb_limits;
+
+/** The defaults: 64 MiB, 50,000,000 instructions, 2000 ms. @since 0.1 */
+RB_API rb_limits rb_limits_default(void);
+
+/* -- pricing -- */
+
+/** # Pricing plans and priced lines
+ *
+ * A plan says how a partner prices a customer's usage: the base of the showback price (public
+ * list price, the partner's billed cost, or the effective cost), markups and discounts with
+ * scopes (global, billing entity, service, SKU: the most specific wins), rates and tiers per
+ * usage type, custom line items (fees, credits, percentages of spend with tiers, minimum
+ * commitments), a pass-through policy per line type, the partner's tax and an invoice
+ * currency. Plans are written as Lua rule files (docs/rules.md); the declarative parts are
+ * compiled into C structures and priced in C; Lua runs only for hooks. A customer with no plan
+ * gets the default plan: public list price.
+ *
+ * Amounts are exact. A priced line keeps 12 fraction digits (half-even); the invoice subtotal
+ * and the tax are rounded once to the currency's minor unit with the plan's rounding mode.
+ *
+ * What a customer sees (rb_price_line, rb_price_totals) is built from showback amounts only:
+ * the partner's billed cost and margin are in separate structs (rb_price_cost,
+ * rb_price_margin) that a renderer of customer documents never needs.
+ */
+
+#define RB_PRICE_LABEL_MAX 128 /**< bytes of a plan, item or tax name */
+#define RB_RULES_HASH_LEN 16   /**< hex digits of a rule file's content hash */
+#define RB_PRICE_RULE_MAX 127  /**< bytes of rb_price_cost.rule at most */
+
+typedef struct rb_plan rb_plan;     /**< a compiled plan and its sandbox */
+typedef struct rb_priced rb_priced; /**< the priced lines of one customer-month */
+
+/** One month's usage aggregate as pricing reads it. Strings are borrowed by rb_price(). */
+typedef struct rb_price_input {
+    const char *account;    /**< 12-digit account id */
+    const char *service;    /**< product code, e.g. "AmazonEC2" */
+    const char *usage_type; /**< e.g. "BoxUsage:m5.large" ("" if none) */
+    const char *operation;  /**< e.g. "RunInstances" ("" if none) */
+    const char *region;     /**< e.g. "us-east-1" ("" if none) */
+    const char *line_type;  /**< CUR line item type / FOCUS charge category, e.g. "Usage" */
+    const char *entity;     /**< billing entity, e.g. "AWS", "AWS Marketplace" */
+    char currency[4];       /**< ISO 4217 */
+    rb_dec quantity;
+    rb_dec billed;          /**< AWS billed (unblended) cost */
+    rb_dec list;            /**< public on-demand (list) cost */
+    rb_dec effective;       /**< effective (amortized) cost */
+} rb_price_input;
+
+/** Where a priced line comes from. */
+typedef enum rb_price_kind {
+    RB_PRICE_USAGE = 0, /**< a usage line priced by the plan */
+    RB_PRICE_PASS,      /**< a line passed through at the partner's cost (e.g. a credit) */
+    RB_PRICE_FEE,       /**< a custom fee */
+    RB_PRICE_CREDIT,    /**< a custom credit (negative) */
+    RB_PRICE_COMMIT,    /**< a commitment shortfall */
+    RB_PRICE_ADDED      /**< a line added by the plan's on_invoice hook */
+} rb_price_kind;
+
+/** "usage", "pass", "fee", "credit", "commitment", "added". @since 0.1 */
+RB_API const char *rb_price_kind_name(rb_price_kind k);
+
+/**
+ * What the customer sees of a priced line: dimensions and the showback amount. It has no
+ * field for billed cost or margin, so a document built from it cannot show them.
+ */
+typedef struct rb_price_line {
+    rb_price_kind kind;
+    const char *account;    /**< "" for invoice-level items */
+    const char *service;    /**< "" for invoice-level items (the service of itemized ones) */
+    const char *usage_type; /**< "" for items */
+    const char *operation;
+    const char *region;
+    const char *line_type;  /**< "" for items */
+    const char *label;      /**< the item's name; "" for usage lines */
+    rb_dec quantity;        /**< 0 for items */
+    rb_dec amount;          /**< showback amount in the invoice currency, 12 fraction digits */
+} rb_price_line;
+
+/** Partner-only figures of a priced line, in the usage currency. */
+typedef struct rb_price_cost {
+    rb_dec price;     /**< the line's price before currency conversion */
+    rb_dec cost;      /**< what the partner pays for it (0 for items) */
+    rb_dec billed;    /**< AWS billed cost */
+    rb_dec list;
+    rb_dec effective;
+    long input;       /**< index of the input line; -1 for items */
+    const char *rule; /**< what priced it: "service AmazonEC2 -10%", "list", "pass",
+                           "on_line hook", or the item's file:line */
+} rb_price_cost;
+
+/** The customer's totals. */
+typedef struct rb_price_totals {
+    char currency[4];       /**< the invoice currency */
+    char usage_currency[4]; /**< the currency of the usage ("" when there is none) */
+    rb_dec fx_rate;         /**< invoice units per usage unit (1 without conversion) */
+    rb_dec subtotal;        /**< sum of the line amounts, rounded to the minor unit */
+    char tax_name[RB_PRICE_LABEL_MAX + 1]; /**< "" without tax */
+    rb_dec tax_rate;        /**< percent */
+    rb_dec tax;             /**< subtotal x rate, rounded to the minor unit */
+    rb_dec total;           /**< subtotal + tax */
+} rb_price_totals;
+
+/** Partner-only totals, in the usage currency, rounded to its minor unit. */
+typedef struct rb_price_margin {
+    rb_dec price;  /**< what the customer is charged before tax and conversion */
+    rb_dec cost;   /**< what the partner pays for the customer's usage (hidden lines too) */
+    rb_dec margin; /**< price - cost */
+    rb_dec billed; /**< AWS billed cost of every input line */
+    rb_dec list;   /**< list cost of every input line */
+    long hidden;   /**< input lines the policy hid */
+} rb_price_margin;
+
+/** Per-service sums of a priced result. */
+typedef struct rb_price_group {
+    const char *key;    /**< service, or the item's name for invoice-level items */
+    rb_price_kind kind; /**< RB_PRICE_USAGE for services (passed lines included) */
+    rb_dec amount;      /**< showback, invoice currency, exact */
+    rb_dec price;       /**< partner-only: usage currency */
+    rb_dec cost;        /**< partner-only */
+} rb_price_group;
+typedef rb_status (*rb_price_group_cb)(const rb_price_group *g, void *ctx);
+
+/** What to price. */
+typedef struct rb_price_request {
+    const char *customer;        /**< org id (hooks and messages) */
+    int month;                   /**< the billing period */
+    const rb_price_input *lines; /**< borrowed until rb_priced_free() */
+    size_t nlines;
+    const rb_dec *cost;          /**< the partner's cost per line; NULL: each line's billed */
+} rb_price_request;
+
+/**
+ * The default plan: public list price, free tier on, the default pass-through policy.
+ * @return RB_OK, RB_NOMEM. Ownership: free with rb_plan_free(). @since 0.1
+ */
+RB_API rb_status rb_plan_default(rb_plan **out);
+
+/**
+ * Compile a rule file: run it in a new sandbox under `limits` (NULL: defaults), read the plan
+ * it returns into C structures and keep its hooks.
+ *
+ * @param[in] name  what messages show ("rules/acme.lua"); at most 200 bytes
+ * @param[in] src   the file's content (Lua text; at most 1 MiB)
+ * @return RB_OK, RB_SYNTAX, RB_RUNTIME, RB_INVALID (a plan mistake: "file:line: what"),
+ *         RB_LIMIT_MEM, RB_LIMIT_STEPS, RB_TIMEOUT, RB_BLOCKED, RB_TOOBIG, RB_NOMEM.
+ * Ownership: free with rb_plan_free(). Threads: a plan belongs to one thread.
+ * @since 0.1
+ */
+RB_API rb_status rb_plan_compile(rb_plan **out, const char *name, const char *src, size_t len,
+                                 const rb_limits *limits, rb_error *err);
+/** The plan's name (its `name` field, else the file name). @since 0.1 */
+RB_API const char *rb_plan_name(const rb_plan *p);
+/** Free a plan. rb_plan_free(NULL) is a harmless no-op. @since 0.1 */
+RB_API void rb_plan_free(rb_plan *p);
+
+/**
+ * Price one customer-month. A plan is priced again from scratch by every call (a fresh run
+ * of its sandbox's budget); a plan stopped by a limit refuses later runs (RB_MISUSE).
+ *
+ * @return RB_OK, RB_INVALID (usage in two currencies; no exchange rate for the month; a hook
+ *         returned a bad value), RB_RUNTIME (a hook failed: "file:line: what (pricing account
+ *         A, service S, usage type U)"), the sandbox's limit codes, RB_OVERFLOW, RB_NOMEM.
+ * Ownership: free the result with rb_priced_free(); it borrows req->lines.
+ * @since 0.1
+ */
+RB_API rb_status rb_price(rb_plan *plan, const rb_price_request *req, rb_priced **out,
+                          rb_error *err);
+
+/** Lines of a result: usage lines in input order (hidden ones left out), then items. */
+RB_API size_t rb_priced_count(const rb_priced *p);
+/** The customer's view of line i (NULL past the end). Valid until rb_priced_free(). */
+RB_API const rb_price_line *rb_priced_line(const rb_priced *p, size_t i);
+/** Partner-only figures of line i (NULL past the end). */
+RB_API const rb_price_cost *rb_priced_cost(const rb_priced *p, size_t i);
+RB_API const rb_price_totals *rb_priced_totals(const rb_priced *p);
+/** Partner-only totals. */
+RB_API const rb_price_margin *rb_priced_margin(const rb_priced *p);
+/** The price of input line i before conversion (0 when hidden): a chain's next cost. */
+RB_API rb_dec rb_priced_input_price(const rb_priced *p, size_t i);
+/** Sums by service (usage and passed lines), then one group per item name, sorted. */
+RB_API rb_status rb_priced_groups(const rb_priced *p, rb_price_group_cb cb, void *ctx);
+/** The text rules printed (print, warn) while pricing; "" if none. */
+RB_API const char *rb_priced_log(const rb_priced *p);
+/** Free a result. rb_priced_free(NULL) is a harmless no-op. @since 0.1 */
+RB_API void rb_priced_free(rb_priced *p);
+
+/** # Plan assignments and pricing from the store
+ *
+ * `plans` holds, per organization, which rule file prices its bill in which months; `rules`
+ * holds each rule file's content by hash, so a month is priced the same way later even after
+ * the file changed on disk. The plan assigned to an organization prices what its direct payer
+ * bills it. In a chain (customer -> reseller -> distributor), the reseller's cost of a line
+ * is the price of that line under the plan its own payer assigned to it (before that plan's
+ * invoice-level items, tax and currency); at the top of a chain the cost is AWS's billed cost.
+ */
+
+/** A plan in force over a range of months. */
+typedef struct rb_plan_assignment {
+    char org[RB_ORG_ID_MAX + 1];
+    int from;                            /**< first month */
+    int to;                              /**< last month; RB_MONTH_OPEN: no end */
+    char hash[RB_RULES_HASH_LEN + 1];    /**< the rule file's content hash */
+    char name[RB_PRICE_LABEL_MAX + 1];   /**< the file's name when it was assigned */
+    int64_t assigned_at;
+} rb_plan_assignment;
+typedef rb_status (*rb_plan_assignment_cb)(const rb_plan_assignment *a, void *ctx);
+
+/** One change of an organization's plans. */
+typedef struct rb_plan_event {
+    int64_t at;
+    char action[12];                     /**< "assign" or "unassign" */
+    char org[RB_ORG_ID_MAX + 1];
+    int from, to;
+    char hash[RB_RULES_HASH_LEN + 1];    /**< "" for unassign */
+    char name[RB_PRICE_LABEL_MAX + 1];
+} rb_plan_event;
+typedef rb_status (*rb_plan_event_cb)(const rb_plan_event *e, void *ctx);
+
+/** A stored rule file. */
+typedef struct rb_rules_blob {
+    char hash[RB_RULES_HASH_LEN + 1];
+    char name[RB_PRICE_LABEL_MAX + 1];   /**< the name it was first stored under */
+    const char *src;                     /**< borrowed from the store: valid until the next
+                                              write in the transaction or its end */
+    size_t len;
+    int64_t stored_at;
+} rb_rules_blob;
+
+/**
+ * Assign a rule file to `org` for months from..to (to: RB_MONTH_OPEN for no end). The file
+ * must compile (rb_plan_compile); its content is stored by hash. The new assignment replaces
+ * whatever earlier assignments said about those months; the months around it keep theirs.
+ * @param[out] out  may be NULL; the assignment as stored
+ * @return RB_OK, RB_INVALID (bad org id or months, or the file does not compile: the message
+ *         is the compiler's), RB_NOTFOUND (no such org), the compiler's codes, storage codes.
+ * @since 0.1
+ */
+RB_API rb_status rb_plan_assign(rb_txn *txn, const char *org, const char *name, const char *src,
+                                size_t len, int from, int to, int64_t now,
+                                rb_plan_assignment *out);
+/** Remove the plans of `org` for months from..to (they get the default plan).
+ * @return RB_OK, RB_NOTFOUND (no plan in those months), RB_INVALID. @since 0.1 */
+RB_API rb_status rb_plan_unassign(rb_txn *txn, const char *org, int from, int to, int64_t now);
+/** The assignment in force for `org` in `month`. @return RB_OK, RB_NOTFOUND (the default
+ * plan applies), RB_INVALID. @since 0.1 */
+RB_API rb_status rb_plan_at(rb_txn *txn, const char *org, int month, rb_plan_assignment *out);
+/** Every organization's assignment in force in `month`, by org id. @since 0.1 */
+RB_API rb_status rb_plan_list(rb_txn *txn, int month, rb_plan_assignment_cb cb, void *ctx);
+/** All assignments of `org`, by month. @since 0.1 */
+RB_API rb_status rb_plan_periods(rb_txn *txn, const char *org, rb_plan_assignment_cb cb,
+                                 void *ctx);
+/** The changes of `org`'s plans, oldest first. @since 0.1 */
+RB_API rb_status rb_plan_history(rb_txn *txn, const char *org, rb_plan_event_cb cb, void *ctx);
+/** A stored rule file by hash (16 hex digits). @return RB_OK, RB_NOTFOUND, RB_INVALID. */
+RB_API rb_status rb_rules_get(rb_txn *txn, const char *hash, rb_rules_blob *out);
+
+/** Options of pricing from the store. */
+typedef struct rb_price_opts {
+    const char *rules_name; /**< price with this rule file instead of the assigned plan */
+    const char *rules_src;  /**< (NULL: the plan in force) */
+    size_t rules_len;
+    const rb_limits *limits; /**< NULL: rb_limits_default() */
+} rb_price_opts;
+
+/**
+ * Price what `org`'s direct payer bills it for `month`: the stored usage of its accounts and
+ * of the organizations whose bills it pays, with its plan in force (or opts' rule file, or the
+ * default plan), the partner's cost taken through the payer chain. Stores nothing.
+ * @return RB_OK, RB_NOTFOUND (no such org), RB_INVALID, the pricing codes, storage codes; the
+ *         message is on the store.
+ * Ownership: free the result with rb_priced_free(); it owns its lines.
+ * @since 0.1
+ */
+RB_API rb_status rb_price_org(rb_txn *txn, const char *org, int month, const rb_price_opts *opts,
+                              rb_priced **out);
+
+/** The outcome for one customer of rb_price_all(): `p` is NULL when rc is not RB_OK. */
+typedef rb_status (*rb_price_each_cb)(const char *org, rb_status rc, const char *msg,
+                                      const rb_priced *p, void *ctx);
+/**
+ * Price every organization whose bill a payer pays in `month`, each in its own sandbox. One
+ * customer's failure does not stop the others: it is reported to cb, and *failed counts them.
+ * @return RB_OK (even with failures), or what cb returned, or a storage code.
+ * @since 0.1
+ */
+RB_API rb_status rb_price_all(rb_txn *txn, int month, const rb_price_opts *opts,
+                              rb_price_each_cb cb, void *ctx, long *failed);
+
+/** One row of rb_price_diff(): a service or item (key), or the totals (key NULL). */
+typedef struct rb_price_diff_row {
+    const char *key;
+    rb_dec old_price; /**< partner view: usage currency, before tax and conversion */
+    rb_dec new_price;
+    rb_dec delta;     /**< new - old */
+} rb_price_diff_row;
+typedef rb_status (*rb_price_diff_cb)(const rb_price_diff_row *r, void *ctx);
+
+/** Totals of rb_price_diff(), over the months, in the usage currency (rounded). */
+typedef struct rb_price_diff_totals {
+    char currency[4];
+    int months;
+    rb_dec old_price, new_price, delta;
+    rb_dec cost;
+    rb_dec old_margin, new_margin;
+} rb_price_diff_totals;
+
+/**
+ * Compare, over months from..to, `org`'s plans in force with the rule file `src` on the same
+ * stored usage: rows per service and item (sorted), then the totals row.
+ * @return like rb_price_org(); the failing month is named in the message.
+ * @since 0.1
+ */
+RB_API rb_status rb_price_diff(rb_txn *txn, const char *org, int from, int to, const char *name,
+                               const char *src, size_t len, const rb_limits *limits,
+                               rb_price_diff_cb cb, void *ctx, rb_price_diff_totals *tot);
+
+/** # Checking and testing rule files */
+
+/**
+ * Compile a rule file and check its plan and its tests' shape without pricing anything.
+ * @return RB_OK or the first problem, as rb_plan_compile(), in err ("file:line: what").
+ * @since 0.1
+ */
+RB_API rb_status rb_rules_check(const char *name, const char *src, size_t len,
+                                const rb_limits *limits, rb_error *err);
+
+/** The outcome of one test case of a rule file. */
+typedef struct rb_rules_test_case {
+    const char *file;   /**< the rule file */
+    const char *name;   /**< the test's name */
+    bool passed;
+    const char *detail; /**< why it failed: one line per difference ("" when passed) */
+} rb_rules_test_case;
+typedef rb_status (*rb_rules_test_cb)(const rb_rules_test_case *t, void *ctx);
+
+/**
+ * Run the tests a rule file ships (its plan's `tests`, docs/rules.md "Testing"): each prices
+ * its fixture usage (inline CSV or a CSV file beside the rule file), with the upstream plans
+ * it names for a chain, and compares lines and totals to the cent.
+ * @param[out] passed, failed  counts (may be NULL)
+ * @return RB_OK when the file could be run (whatever the tests said), else the reason the
+ *         file itself failed (cannot read, does not compile, has no tests) in err.
+ * @since 0.1
+ */
+RB_API rb_status rb_rules_test_file(const char *path, const rb_limits *limits,
+                                    rb_rules_test_cb cb, void *ctx, long *passed, long *failed,
+                                    rb_error *err);
 
 /** # Rendering (issue 5) */
+
+/*
+ * Markdown to HTML with libcmark-gfm, a printable page around the HTML, and a builder that
+ * writes Markdown in which every piece of data is escaped. See docs/rendering.md.
+ *
+ * Safety: rb_render_html() always attaches the GFM `table` and `tagfilter` extensions and
+ * never passes CMARK_OPT_UNSAFE, so raw HTML in the input is dropped (`<script>`,
+ * `<img onerror=...>` become an HTML comment), `javascript:`, `vbscript:`, `file:` and
+ * `data:` (but for PNG, GIF, JPEG and WebP images) link targets become empty, and images are
+ * replaced by their alt text, so that the HTML never loads anything.
+ *
+ * Limits: libcmark-gfm cannot be interrupted and aborts the process when it runs out of
+ * memory, so refusing input before it reaches the parser is the only defence inside the
+ * process. rb_render_html() refuses, with RB_TOOBIG, input over RB_RENDER_MAX_INPUT bytes and
+ * input whose structure is known to make libcmark-gfm 0.29.0.gfm.6 super-linear (nesting,
+ * wide or large tables, table delimiter rows after long paragraphs, brackets left open before
+ * links); the RB_RENDER_MAX_* values below and docs/rendering.md give the exact rules.
+ * Markdown made by an rb_md builder never hits them: the builder refuses, at the call that
+ * would cross a limit, what rb_render_html() would refuse. Even within the limits a 4 MiB
+ * input can take seconds and hundreds of MB (docs/rendering.md has measurements).
+ */
+
+/** Largest input rb_render_html() accepts, in bytes (4 MiB). */
+#define RB_RENDER_MAX_INPUT (4u << 20)
+/** Deepest nesting of block quotes and list items rb_render_html() accepts. */
+#define RB_RENDER_MAX_DEPTH 32
+/** Most table columns: a row may have RB_RENDER_MAX_COLUMNS + 1 unescaped `|`. */
+#define RB_RENDER_MAX_COLUMNS 64
+/**
+ * Most table cells in one input, counted as columns x lines of every table of two or more
+ * columns, header and delimiter lines included (the table extension of libcmark-gfm
+ * 0.29.0.gfm.6 fills short rows with empty cells, so a few bytes can ask for many cells).
+ */
+#define RB_RENDER_MAX_CELLS (1u << 18)
+
+/**
+ * Free memory the library returned and documented as "free with rb_free()".
+ * rb_free(NULL) is a harmless no-op. @since 0.1
+ */
+RB_API void rb_free(void *p);
+
+/**
+ * Render Markdown (CommonMark + GFM tables) to an HTML fragment.
+ *
+ * @param[in]  md      Markdown text, UTF-8 (invalid sequences become U+FFFD); need not be
+ *                     NUL-terminated; NUL bytes become U+FFFD
+ * @param[in]  len     bytes of `md`, 0..RB_RENDER_MAX_INPUT
+ * @param[in]  flags   reserved: pass 0
+ * @param[out] out     set on RB_OK to the NUL-terminated HTML; NULL otherwise
+ * @param[out] outlen  may be NULL; set on RB_OK to strlen(*out)
+ * @param[out] err     may be NULL; on failure its message says which limit was crossed and
+ *                     where (line number)
+ * @return RB_OK, RB_TOOBIG (a limit above), RB_INVALID (unknown flags), RB_MISUSE (`out`
+ *         is NULL, or `md` is NULL with `len` > 0), RB_NOMEM.
+ *
+ * Ownership: free *out with rb_free().
+ * Threads: safe to call from any thread; calls are serialized by a process-wide lock,
+ * because libcmark-gfm's table extension uses a global arena.
+ * @since 0.1
+ */
+RB_API rb_status rb_render_html(const char *md, size_t len, unsigned flags, char **out,
+                                size_t *outlen, rb_error *err);
+
+/**
+ * Wrap an HTML fragment into a self-contained printable page: `<!doctype html>`,
+ * `<meta charset="utf-8">`, a Content-Security-Policy that forbids scripts and every
+ * external load, the escaped title, inline CSS with print styles (A4 page, table header rows
+ * repeated on every page, no table row broken across pages). The page references no
+ * external resource.
+ *
+ * @param[in]  title   page title, plain text; escaped here; NULL means no title text
+ * @param[in]  html    the body: a fragment from rb_render_html(), copied verbatim (it is
+ *                     trusted: do not pass HTML that did not come from rb_render_html()
+ *                     or from code that escapes its data)
+ * @param[in]  len     bytes of `html`
+ * @param[out] out     set on RB_OK to the NUL-terminated page; NULL otherwise
+ * @param[out] outlen  may be NULL; set on RB_OK to strlen(*out)
+ * @param[out] err     may be NULL
+ * @return RB_OK, RB_MISUSE (`out` is NULL, or `html` is NULL with `len` > 0), RB_NOMEM.
+ *
+ * Ownership: free *out with rb_free().
+ * @since 0.1
+ */
+RB_API rb_status rb_render_page(const char *title, const char *html, size_t len, char **out,
+                                size_t *outlen, rb_error *err);
+
+/**
+ * A Markdown builder. Every string given to it is data: it is escaped so that it shows
+ * literally and cannot start or end a block, a table cell, emphasis, a link or HTML.
+ * The exact escaping rules are in docs/rendering.md; in short: control characters
+ * (newline included) become a space; invalid UTF-8 becomes U+FFFD; `\` `` ` `` `*` `_`
+ * `[` `]` `<` `>` `&` `|` `#` `~` are always backslash-escaped; the first character of a
+ * block or table cell is escaped if it is ASCII punctuation, and so is a `.` or `)` right
+ * after digits that start one; leading and trailing spaces of a block or cell are dropped.
+ *
+ * Blocks are separated by one blank line; consecutive list items make one list. An
+ * "inline run" (rb_md_text(), rb_md_bold(), rb_md_link()) is the beginning of the next
+ * heading, paragraph or list item; if a table or rb_md_result() comes first, it becomes a
+ * paragraph of its own.
+ *
+ * Errors are sticky: after a call fails, every later call (rb_md_result() included)
+ * returns the same status, and rb_md_errmsg() says what failed.
+ *
+ * Limits: the document stays within RB_RENDER_MAX_INPUT bytes and its tables within
+ * RB_RENDER_MAX_COLUMNS and RB_RENDER_MAX_CELLS (RB_TOOBIG), so rb_render_html() accepts
+ * whatever a builder produced.
+ * Threads: a builder belongs to one thread at a time.
+ */
+typedef struct rb_md rb_md;
+
+/**
+ * A new, empty builder, or NULL when out of memory.
+ * Ownership: free it with rb_md_free(). @since 0.1
+ */
+RB_API rb_md *rb_md_new(void);
+/** Free a builder. rb_md_free(NULL) is a harmless no-op. @since 0.1 */
+RB_API void rb_md_free(rb_md *md);
+/**
+ * What the last failure was about, "" if nothing failed. Never NULL; valid until the next
+ * call on `md`. @since 0.1
+ */
+RB_API const char *rb_md_errmsg(const rb_md *md);
+
+/**
+ * A heading of `level` 1..6 (`# text`). The inline run, if any, comes first.
+ * @return RB_OK, RB_INVALID (level), RB_MISUSE (NULL md, or a table is open), RB_TOOBIG,
+ *         RB_NOMEM. @since 0.1
+ */
+RB_API rb_status rb_md_heading(rb_md *md, int level, const char *text);
+/**
+ * End a paragraph: the inline run, if any, then `text` (NULL or "" for none). Nothing is
+ * written when both are empty.
+ * @return RB_OK, RB_MISUSE (NULL md, or a table is open), RB_TOOBIG, RB_NOMEM. @since 0.1
+ */
+RB_API rb_status rb_md_para(rb_md *md, const char *text);
+/**
+ * A bullet list item (`- text`): the inline run, if any, then `text`.
+ * @return as rb_md_para(). @since 0.1
+ */
+RB_API rb_status rb_md_list_item(rb_md *md, const char *text);
+/** Add escaped text to the inline run. @return as rb_md_para(). @since 0.1 */
+RB_API rb_status rb_md_text(rb_md *md, const char *text);
+/**
+ * Add bold text to the inline run (`**text**`), for labels such as "Due date:". Leading and
+ * trailing spaces become one space outside the markup; text with nothing else adds nothing.
+ * A space is also put between the bold text and a neighbour where CommonMark would
+ * otherwise not see the emphasis (e.g. `Total:` directly followed by a letter).
+ * @return as rb_md_para(). @since 0.1
+ */
+RB_API rb_status rb_md_bold(rb_md *md, const char *text);
+/**
+ * Add a link to the inline run. `url` must start with `http://`, `https://` or `mailto:`
+ * (any case), have something after it, and contain no control character; space, `<`, `>`,
+ * `(`, `)`, `[`, `]`, `\`, `|`, `"`, `'` and `` ` `` are percent-encoded. NULL or empty
+ * `text` shows the URL.
+ * @return as rb_md_para(), and RB_INVALID for a refused URL. @since 0.1
+ */
+RB_API rb_status rb_md_link(rb_md *md, const char *text, const char *url);
+
+/**
+ * Start a table of `ncols` columns, 1..RB_RENDER_MAX_COLUMNS.
+ *
+ * @param[in] headers  `ncols` header texts (an element may be NULL: empty)
+ * @param[in] aligns   NULL (no alignment) or `ncols` characters: `l`, `r`, `c`, or `-` for
+ *                     none
+ * @return RB_OK, RB_INVALID (ncols, headers NULL, aligns), RB_MISUSE (a table is already
+ *         open), RB_TOOBIG, RB_NOMEM. @since 0.1
+ */
+RB_API rb_status rb_md_table_begin(rb_md *md, size_t ncols, const char *const *headers,
+                                   const char *aligns);
+/**
+ * A table row of `ncols` cells (an element may be NULL: empty).
+ * @return RB_OK, RB_INVALID (cells NULL), RB_MISUSE (no table open), RB_TOOBIG (the
+ *         document's tables would exceed RB_RENDER_MAX_CELLS), RB_NOMEM. @since 0.1
+ */
+RB_API rb_status rb_md_table_row(rb_md *md, const char *const *cells);
+/** A row whose non-empty cells are bold (totals). @return as rb_md_table_row(). @since 0.1 */
+RB_API rb_status rb_md_table_row_bold(rb_md *md, const char *const *cells);
+/** End the table. @return RB_OK, RB_MISUSE (no table open). @since 0.1 */
+RB_API rb_status rb_md_table_end(rb_md *md);
+
+/**
+ * The Markdown written so far, ending in one newline ("" for an empty document). A pending
+ * inline run becomes a paragraph first. More blocks may be added afterwards.
+ *
+ * @param[out] out  set on RB_OK; NULL otherwise
+ * @param[out] len  may be NULL; set on RB_OK to strlen(*out)
+ * @return RB_OK, RB_MISUSE (a table is open, or NULL arguments), RB_TOOBIG, RB_NOMEM, or
+ *         the sticky error of an earlier call.
+ *
+ * Ownership: *out belongs to the builder; it is valid until the next call on `md` or
+ * rb_md_free().
+ * @since 0.1
+ */
+RB_API rb_status rb_md_result(rb_md *md, const char **out, size_t *len);
 
 #ifdef __cplusplus
 }

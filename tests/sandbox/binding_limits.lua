@@ -1,0 +1,21 @@
+-- expect: RB_OK
+-- Row 21: every integer that crosses into C is range-checked; out of range is an error.
+local function fails(f, ...) return not pcall(f, ...) end
+local m = rebill.money(1)
+assert(fails(m.round, m, 1 << 40) and fails(m.round, m, math.mininteger))
+assert(fails(m.round, m, 2.5) and fails(m.div, m, 3, 1 << 33))
+assert(fails(rebill.money, -2^1023 * 2) and tostring(rebill.money(2^63)) == "9223372036854776000")
+assert(tostring(rebill.money(math.maxinteger)) == "9223372036854775807")
+assert(fails(string.rep, "x", 2^63) and fails(string.rep, "x", 1.5))
+assert(string.rep("x", math.mininteger) == "")
+assert(fails(string.char, 256) and fails(string.char, -1))
+assert(fails(utf8.char, 0x80000000) and fails(utf8.char, -1))
+assert(fails(string.format, "%99999d", 1) and fails(string.format, "%d", 1.5))
+assert(fails(table.unpack, {}, 1, 1e8) and fails(table.unpack, {}, math.mininteger, -1))
+assert(select("#", table.unpack({}, 1, 0)) == 0)
+assert(fails(select, 0) and fails(select, math.mininteger, 1))
+assert(fails(string.sub) and ("abc"):sub(math.mininteger, math.maxinteger) == "abc")
+assert(fails(string.pack, "i17", 1) and fails(string.unpack, "i4", "ab"))
+assert(fails(table.insert, {}, math.maxinteger, 1) and fails(table.insert, {}, 0, 1))
+assert(fails(table.remove, {}, 5) and fails(table.concat, {{}}))
+assert(math.tointeger(2^53) == 9007199254740992 and math.tointeger(0.5) == nil)

@@ -1,0 +1,3 @@
+-- expect: RB_BLOCKED
+-- Row 17: collectgarbage("stop") would disturb the host; every option is blocked.
+collectgarbage("stop")

@@ -1,0 +1,3 @@
+-- expect: RB_LIMIT_STEPS
+-- An infinite loop.
+while true do end
