@@ -2,7 +2,7 @@
 #
 #   make            librebill.a, librebill.so and the rebill binary (in build/release/)
 #   make test       unit + CLI tests, then the same suite built with ASan+UBSan
-#   make check      only the sanitizer run
+#   make check      only the sanitizer run (built with clang)
 #   make demo       a scripted scenario on a fresh database
 #   make bench      benchmarks (not part of test)
 #   make install PREFIX=/usr/local
@@ -18,7 +18,10 @@ PYTHON  ?= python3
 
 PKGS     = lua5.4 lmdb libcmark-gfm zlib
 DEB_PKGS = pkg-config liblua5.4-dev liblmdb-dev libcmark-gfm-dev libcmark-gfm-extensions-dev \
-           zlib1g-dev python3
+           zlib1g-dev python3 clang
+# The sanitizer run is built with clang, the release one with cc (gcc): both compilers
+# build the whole tree with -Werror on every `make test`.
+CHECK_CC ?= clang
 VERSION  = 0.1.0
 
 -include build/config.mk
@@ -104,7 +107,7 @@ test: deps
 	@sh tests/total.sh build/release build/asan
 
 check: deps
-	@$(MAKE) --no-print-directory unit BUILD=build/asan SAN=1 CC=$(CC) \
+	@$(MAKE) --no-print-directory unit BUILD=build/asan SAN=1 CC=$(CHECK_CC) \
 	  ASAN_OPTIONS=detect_leaks=1
 
 checksrc:

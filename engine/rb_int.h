@@ -119,6 +119,8 @@ enum rbi_db {
     RBI_DB_TEVENTS,    /* "transfer_events": transfer id + NUL + be32(seq) -> event */
     RBI_DB_USAGE,      /* "usage": daily aggregates (usage.c) */
     RBI_DB_MANIFESTS,  /* "manifests": import manifests (usage.c) */
+    RBI_DB_PLANS,      /* "plans": org NUL kind be32(...) -> plan assignment or event (plan.c) */
+    RBI_DB_RULES,      /* "rules": be64(content hash) -> rule file (plan.c) */
     RBI_DB__COUNT
 };
 
@@ -156,8 +158,9 @@ RBI_FUNC rb_status rbi_del_prefix(rb_txn *txn, enum rbi_db db, const void *prefi
 /* Next value of a named counter in "meta" (starts at 1). */
 RBI_FUNC rb_status rbi_next_seq(rb_txn *txn, const char *name, uint64_t *out);
 
-/* Set the store's message from a transaction and return code. A write failure also marks
- * the transaction failed (abort-only). */
+/* Set the store's message from a transaction and return code. (A failed rbi_put/rbi_del
+ * has already marked the transaction abort-only; a refusal reported here does not, the
+ * caller simply returns the code and rb_store_update aborts.) */
 RBI_FUNC rb_status rbi_txn_error(rb_txn *txn, rb_status code, const char *fmt, ...)
     RBI_PRINTF(3, 4);
 RBI_FUNC rb_status rbi_store_error(rb_store *s, rb_status code, const char *fmt, ...)

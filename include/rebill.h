@@ -93,6 +93,9 @@ typedef struct rb_error {
  * implies (`1.50` has scale 2; `1e-3` has scale 3; `15e1` is 150 with scale 0).
  *
  * The struct is a value type: copy it freely. Treat its fields as private.
+ * On failure, a function leaves its result argument as it was. NULL arguments give
+ * RB_MISUSE. rb_dec_round and rb_dec_div return RB_INVALID for a scale outside 0..38 or an
+ * unknown rounding mode.
  */
 typedef struct rb_dec {
     uint64_t lo;  /**< coefficient, low 64 bits of a two's complement 128-bit integer */
@@ -280,7 +283,11 @@ RB_API rb_status rb_store_dump(rb_txn *txn, void (*out)(const char *line, size_t
 RB_API rb_status rb_config_get_int(rb_txn *txn, const char *key, int64_t dflt, int64_t *out);
 RB_API rb_status rb_config_set_int(rb_txn *txn, const char *key, int64_t value);
 
-/** # Organizations and accounts */
+/** # Organizations and accounts
+ *
+ * Every function here may also return RB_CORRUPT (a damaged record, named in the message)
+ * and RB_NOMEM, and RB_MISUSE on a failed transaction.
+ */
 
 #define RB_ORG_ID_MAX 34     /**< "o-" + up to 32 characters */
 #define RB_ACCOUNT_ID_LEN 12 /**< AWS account ids are exactly 12 digits */
@@ -423,24 +430,41 @@ RB_API const char *rb_transfer_status_name(rb_transfer_status st);
  * @since 0.1
  */
 RB_API rb_status rb_transfer_invite(rb_txn *txn, rb_transfer *t, int64_t now);
-/** The source org accepts. @since 0.1 */
+/**
+ * The source org accepts. `actor` must be the source; the transfer must be REQUESTED and
+ * not expired at `now`; the rules are checked again (one transfer per source-month, chain
+ * depth, no cycle).
+ * @return RB_OK, RB_NOTFOUND (no such transfer), RB_INVALID (wrong actor, wrong status,
+ *         expired, or a rule broken: the message says which), RB_CORRUPT, RB_NOMEM.
+ * @since 0.1
+ */
 RB_API rb_status rb_transfer_accept(rb_txn *txn, const char *id, const char *actor, int64_t now);
-/** The source org declines. @since 0.1 */
+/** The source org declines a REQUESTED transfer. Returns as rb_transfer_accept(). @since 0.1 */
 RB_API rb_status rb_transfer_decline(rb_txn *txn, const char *id, const char *actor,
                                      int64_t now);
-/** The inviting payer cancels its invitation. @since 0.1 */
+/** The inviting payer cancels a REQUESTED transfer. Returns as rb_transfer_accept(). @since 0.1 */
 RB_API rb_status rb_transfer_cancel(rb_txn *txn, const char *id, const char *actor, int64_t now);
-/** Either side ends an accepted transfer after `end_month` (irreversible). @since 0.1 */
+/**
+ * Either side ends an ACCEPTED transfer after `end_month` (irreversible). `end_month` must
+ * not be before the month of `now`; an end before the start month means the transfer is
+ * never in force. Returns as rb_transfer_accept(). @since 0.1
+ */
 RB_API rb_status rb_transfer_withdraw(rb_txn *txn, const char *id, const char *actor,
                                       int end_month, int64_t now);
-/** Rename a transfer (any status). @since 0.1 */
+/** Rename a transfer (any status); the event's actor is "operator". @return RB_OK,
+ *  RB_NOTFOUND, RB_INVALID (bad name). @since 0.1 */
 RB_API rb_status rb_transfer_rename(rb_txn *txn, const char *id, const char *name, int64_t now);
-/** Look up a transfer, with its effective status at `now`. @since 0.1 */
+/** Look up a transfer, with its effective status at `now`. @return RB_OK, RB_NOTFOUND,
+ *  RB_CORRUPT. @since 0.1 */
 RB_API rb_status rb_transfer_get(rb_txn *txn, const char *id, int64_t now, rb_transfer *out);
 
 #define RB_TRANSFER_INBOUND 0x1  /**< transfers where org is the source (its bill goes out) */
 #define RB_TRANSFER_OUTBOUND 0x2 /**< transfers where org is the payer */
-/** Transfers involving `org` (NULL: all) in the given directions, in id order. @since 0.1 */
+/**
+ * Transfers involving `org` (NULL: all) in the given directions (0 means both), in id
+ * order. `cb` may read through the same transaction; a non-RB_OK return stops the walk and
+ * is returned. @since 0.1
+ */
 RB_API rb_status rb_transfer_list(rb_txn *txn, const char *org, unsigned dirs, int64_t now,
                                   rb_transfer_cb cb, void *ctx);
 /** A transfer's history, oldest first, including a computed expiry. @since 0.1 */
