@@ -1168,8 +1168,9 @@ RB_API void rb_free(void *p);
  * @param[out] outlen  may be NULL; set on RB_OK to strlen(*out)
  * @param[out] err     may be NULL; on failure its message says which limit was crossed and
  *                     where (line number)
- * @return RB_OK, RB_TOOBIG (a limit above), RB_INVALID (unknown flags), RB_MISUSE (`out`
- *         is NULL, or `md` is NULL with `len` > 0), RB_NOMEM.
+ * @return RB_OK, RB_TOOBIG (a limit above, or one of the two work budgets of
+ *         docs/rendering.md), RB_INVALID (unknown flags), RB_MISUSE (`out` is NULL, or `md`
+ *         is NULL with `len` > 0), RB_NOMEM, RB_ERROR (libcmark-gfm lacks an extension).
  *
  * Ownership: free *out with rb_free().
  * Threads: safe to call from any thread; calls are serialized by a process-wide lock,
