@@ -61,46 +61,6 @@ bool rb_account_id_is_valid(const char *id)
     return id[RB_ACCOUNT_ID_LEN] == '\0';
 }
 
-/* Length of the well-formed UTF-8 sequence at p (n > 0 bytes left) and its code point in
- * *cp; 0 if it is not one (stray continuation byte, truncated, overlong, surrogate, above
- * U+10FFFF). */
-static size_t utf8_char(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    uint32_t c, min;
-    size_t len;
-
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        len = 2;
-        c = p[0] & 0x1f;
-        min = 0x80;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        len = 3;
-        c = p[0] & 0x0f;
-        min = 0x800;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        c = p[0] & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
 /* Unicode category Cc: C0 controls, DEL and C1 controls. */
 static bool is_control(uint32_t cp)
 {
@@ -117,7 +77,7 @@ static const char *quote(char *buf, size_t cap, const char *s, size_t n)
     buf[0] = '\0';
     while (i < n && i < QUOTE_MAX && o + 8 < cap) {
         uint32_t cp;
-        size_t len = utf8_char(p + i, n - i, &cp);
+        size_t len = rbi_utf8_decode(p + i, n - i, &cp);
 
         if (len == 0 || is_control(cp) || cp == '"' || cp == '\\') {
             o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", p[i]);
@@ -162,7 +122,7 @@ static rb_status check_name(rb_txn *txn, const char *what, const char *name, siz
                              n == cap ? "at least " : "", n);
     while (i < n) {
         uint32_t cp;
-        size_t len = utf8_char(p + i, n - i, &cp);
+        size_t len = rbi_utf8_decode(p + i, n - i, &cp);
 
         if (len == 0)
             return rbi_txn_error(txn, RB_INVALID, "invalid %s \"%s\": not valid UTF-8 at byte %zu",

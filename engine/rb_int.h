@@ -74,6 +74,9 @@ RBI_FUNC rb_status rbi_error_set(rb_error *err, rb_status code, const char *fmt,
     RBI_PRINTF(3, 4);
 /* Copy a C string into a fixed field; false if it does not fit. */
 RBI_FUNC bool rbi_strlcpy(char *dst, const char *src, size_t cap);
+/* Length of the well-formed UTF-8 sequence at p (n > 0 bytes left), its code point in *cp;
+ * 0 if there is none (utf8.c). */
+RBI_FUNC size_t rbi_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 
 /* {===================================================================================
  * Record codec (record.c): the byte layout of stored values (docs/storage.md).
@@ -121,6 +124,9 @@ enum rbi_db {
     RBI_DB_MANIFESTS,  /* "manifests": import manifests (usage.c) */
     RBI_DB_PLANS,      /* "plans": org NUL kind be32(...) -> plan assignment or event (plan.c) */
     RBI_DB_RULES,      /* "rules": be64(content hash) -> rule file (plan.c) */
+    RBI_DB_INVOICES,   /* "invoices": issuer NUL number -> frozen invoice (invoice.c) */
+    RBI_DB_INVINDEX,   /* "invoice_index": by customer-month, void markers (invoice.c) */
+    RBI_DB_PROFILES,   /* "profiles": org id -> invoicing profile (invoice.c) */
     RBI_DB__COUNT
 };
 

@@ -30,6 +30,11 @@ static const char *const db_names[RBI_DB__COUNT] = {
     [RBI_DB_TEVENTS] = "transfer_events",
     [RBI_DB_USAGE] = "usage",
     [RBI_DB_MANIFESTS] = "manifests",
+    [RBI_DB_PLANS] = "plans",
+    [RBI_DB_RULES] = "rules",
+    [RBI_DB_INVOICES] = "invoices",
+    [RBI_DB_INVINDEX] = "invoice_index",
+    [RBI_DB_PROFILES] = "profiles",
 };
 
 struct rb_store {

@@ -172,41 +172,6 @@ static rb_status check_name(rb_txn *txn, const char *name, size_t cap)
     return RB_OK;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (n > 0 bytes left), 0 if there is none
- * (stray continuation byte, truncated, overlong, surrogate, above U+10FFFF). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    uint32_t c, min;
-    size_t len;
-
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        len = 2;
-        c = p[0] & 0x1f;
-        min = 0x80;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        len = 3;
-        c = p[0] & 0x0f;
-        min = 0x800;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        len = 4;
-        c = p[0] & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    return len;
-}
 
 /* Notes: 0..RB_TRANSFER_NOTES_MAX bytes of UTF-8; tab and newline are the only control
  * characters allowed. */
@@ -223,7 +188,8 @@ static rb_status check_notes(rb_txn *txn, const char *notes, size_t cap)
                              "invalid transfer notes: want at most %d bytes, got %s%zu",
                              RB_TRANSFER_NOTES_MAX, n == cap ? "at least " : "", n);
     while (i < n) {
-        size_t len = utf8_len(p + i, n - i);
+        uint32_t cp;
+        size_t len = rbi_utf8_decode(p + i, n - i, &cp);
         if (len == 0)
             return rbi_txn_error(txn, RB_INVALID,
                                  "invalid transfer notes: not valid UTF-8 at byte %zu", i + 1);
