@@ -738,7 +738,8 @@ static rb_status check_rules(rb_txn *txn, const rb_transfer *n, int64_t now)
     for (size_t i = 0; i < ls.n; i++)
         if (ls.v[i].start > n->start_month)
             months[nm++] = ls.v[i].start;
-    qsort(months, nm, sizeof(int), cmp_int);
+    if (nm > 1)
+        qsort(months, nm, sizeof(int), cmp_int);
     for (size_t i = 0; i < nm; i++) {
         if (i > 0 && months[i] == months[i - 1])
             continue;

@@ -614,13 +614,17 @@ RB_API rb_status rb_usage_import_new(rb_usage_import **out, const rb_usage_impor
 /**
  * Read one file (phase 1): detect its format, map its columns, parse and aggregate every
  * row. Stops at the first bad row with "FILE:LINE: column NAME: what \"value\"", unless
- * opts.max_errors allows it to be left out (see rb_usage_import_rejects()).
+ * opts.max_errors allows it to be left out (see rb_usage_import_rejects()). Nothing is
+ * stored until rb_usage_import_apply().
  *
+ * @param[in]  imp   from rb_usage_import_new()
+ * @param[in]  path  a CSV file, plain or gzip (told apart by its first bytes)
+ * @param[out] err   may be NULL; the message names the file (and line)
  * @return RB_OK; RB_INVALID (bad row, missing columns, empty or header-only file, binary
- *         data, too many bad rows); RB_SYNTAX (broken CSV or gzip); RB_NOTFOUND (no such
- *         file); RB_IO; RB_TOOBIG (a record over 256 MiB); RB_NOMEM; RB_MISUSE (the
- *         import failed earlier or was applied). After a failure the handle can only be
- *         freed.
+ *         data, too many bad rows, the same content twice in one delivery); RB_SYNTAX
+ *         (broken CSV or gzip); RB_NOTFOUND (no such file); RB_IO; RB_TOOBIG (a record
+ *         over 256 MiB); RB_NOMEM; RB_MISUSE (the import failed earlier or was applied).
+ *         After a failure the handle can only be freed.
  * @since 0.1
  */
 RB_API rb_status rb_usage_import_file(rb_usage_import *imp, const char *path, rb_error *err);
@@ -629,6 +633,7 @@ RB_API rb_status rb_usage_import_file(rb_usage_import *imp, const char *path, rb
  * Whether the files read leave something to store, without a transaction (the checks
  * rb_usage_import_apply() starts with), so that a caller can refuse before creating a
  * database.
+ * @param[out] err  may be NULL
  * @return RB_OK; RB_INVALID ("nothing to import": no file, or every row rejected);
  *         RB_MISUSE (a file failed).
  * @since 0.1
@@ -641,6 +646,9 @@ RB_API rb_status rb_usage_import_check(const rb_usage_import *imp, rb_error *err
  * manifest, unless the content is unchanged. Can be run again on the same handle (as
  * rb_store_update does when the map grows): it does not consume the handle's data.
  *
+ * @param[in] txn  a write transaction
+ * @param[in] imp  whose files were all read
+ * @param[in] now  the time recorded in the manifests
  * @return RB_OK, RB_INVALID (nothing to import: no file, or every row rejected; the kept
  *         tags changed since rb_usage_import_new()), RB_MISUSE (a file failed), storage
  *         codes. Messages are on the store.
@@ -650,25 +658,32 @@ RB_API rb_status rb_usage_import_apply(rb_txn *txn, rb_usage_import *imp, int64_
 
 /**
  * The manifests of the periods the import covers, by period, with their outcome (after
- * rb_usage_import_apply(); RB_USAGE_PENDING before). Stops at the first non-RB_OK from cb.
+ * rb_usage_import_apply(); RB_USAGE_PENDING before). Stops at the first non-RB_OK from cb
+ * and returns it.
+ * @return RB_OK, the callback's status, RB_MISUSE (the import failed), RB_NOMEM.
  * Ownership: the manifest and its arrays are valid during the callback only.
  * @since 0.1
  */
 RB_API rb_status rb_usage_import_periods(rb_usage_import *imp, rb_usage_manifest_cb cb,
                                          void *ctx);
 
-/** The rows left out, by file and line (at most opts.max_errors). @since 0.1 */
+/**
+ * The rows left out, by file (as given) and line: at most opts.max_errors of them.
+ * @return RB_OK, the callback's status, RB_NOMEM.
+ * Ownership: the strings are valid during the callback only.
+ * @since 0.1
+ */
 RB_API rb_status rb_usage_import_rejects(const rb_usage_import *imp, rb_usage_reject_cb cb,
                                          void *ctx);
 
-/** Totals of an import so far. */
+/** Totals of an import so far (rb_usage_import_stats_get()). */
 typedef struct rb_usage_import_stats {
     int64_t files;
     int64_t rows;     /**< good rows aggregated */
     int64_t rejected; /**< bad rows left out */
     int64_t bytes;    /**< stored bytes read */
 } rb_usage_import_stats;
-/** @since 0.1 */
+/** Fill *st; an import of NULL gives zeros. @since 0.1 */
 RB_API void rb_usage_import_stats_get(const rb_usage_import *imp, rb_usage_import_stats *st);
 
 /** Free an import. rb_usage_import_free(NULL) is a harmless no-op. @since 0.1 */
@@ -688,7 +703,13 @@ typedef rb_status (*rb_usage_tag_cb)(const char *key, void *ctx);
 /** The kept tag keys, in the order they were added. @since 0.1 */
 RB_API rb_status rb_usage_tag_list(rb_txn *txn, rb_usage_tag_cb cb, void *ctx);
 
-/** Every manifest (month RB_MONTH_OPEN) or those of one period, by period and source. */
+/**
+ * Every manifest (month RB_MONTH_OPEN) or those of one period, by period and source, with
+ * outcome RB_USAGE_STORED.
+ * @return RB_OK, the callback's status, RB_CORRUPT, RB_NOMEM, storage codes.
+ * Ownership: the manifest and its arrays are valid during the callback only.
+ * @since 0.1
+ */
 RB_API rb_status rb_usage_manifest_list(rb_txn *txn, int month, rb_usage_manifest_cb cb,
                                         void *ctx);
 
@@ -743,7 +764,10 @@ typedef rb_status (*rb_usage_unmapped_cb)(const rb_usage_unmapped_row *r, void *
 /**
  * A period's usage of accounts that belong to no known organization on the usage day, or
  * to an organization with no payer (no billing transfer) in force, by account, reason and
- * currency.
+ * currency. Together with rb_usage_summary() for every organization it accounts for every
+ * stored row: nothing is dropped.
+ * @return RB_OK, the callback's status, RB_OVERFLOW, RB_CORRUPT, storage codes.
+ * Ownership: the row is valid during the callback only.
  * @since 0.1
  */
 RB_API rb_status rb_usage_unmapped(rb_txn *txn, int month, rb_usage_unmapped_cb cb, void *ctx);
@@ -910,7 +934,9 @@ RB_API rb_status rb_plan_default(rb_plan **out);
  *
  * @param[in] name  what messages show ("rules/acme.lua"); at most 200 bytes
  * @param[in] src   the file's content (Lua text; at most 1 MiB)
- * @return RB_OK, RB_SYNTAX, RB_RUNTIME, RB_INVALID (a plan mistake: "file:line: what"),
+ * @return RB_OK, RB_SYNTAX, RB_RUNTIME (the file raised an error, a constructor's refusal of
+ *         its table included: "file:line: rebill.discount: unknown key 'percnt' ..."),
+ *         RB_INVALID (the returned plan is not valid, e.g. two rules for one scope),
  *         RB_LIMIT_MEM, RB_LIMIT_STEPS, RB_TIMEOUT, RB_BLOCKED, RB_TOOBIG, RB_NOMEM.
  * Ownership: free with rb_plan_free(). Threads: a plan belongs to one thread.
  * @since 0.1
@@ -1000,8 +1026,9 @@ typedef struct rb_rules_blob {
  * must compile (rb_plan_compile); its content is stored by hash. The new assignment replaces
  * whatever earlier assignments said about those months; the months around it keep theirs.
  * @param[out] out  may be NULL; the assignment as stored
- * @return RB_OK, RB_INVALID (bad org id or months, or the file does not compile: the message
- *         is the compiler's), RB_NOTFOUND (no such org), the compiler's codes, storage codes.
+ * @return RB_OK, RB_INVALID (bad org id, name or months), RB_NOTFOUND (no such org), the
+ *         codes of rb_plan_compile() when the file does not compile (the message is the
+ *         compiler's), storage codes. Messages are on the store.
  * @since 0.1
  */
 RB_API rb_status rb_plan_assign(rb_txn *txn, const char *org, const char *name, const char *src,
@@ -1312,6 +1339,147 @@ RB_API rb_status rb_md_table_end(rb_md *md);
  * @since 0.1
  */
 RB_API rb_status rb_md_result(rb_md *md, const char **out, size_t *len);
+
+/** # Invoices (issue 5)
+ *
+ * One invoice per customer organization and month, issued by the organization's direct payer
+ * (the partner), laid out by a Lua layout (scripts/layouts/default.lua unless another is
+ * given), rendered to Markdown, HTML and JSON. See docs/invoices.md.
+ *
+ * Privacy: every customer-facing form (Markdown, HTML, JSON) is built from showback amounts
+ * only (rb_price_line, rb_price_totals); a layout cannot reach a billed cost or a margin.
+ *
+ * Numbering: `INV-YYYY-NNNNNN` (credit notes `CN-YYYY-NNNNNN`), one gapless sequence per
+ * issuer and calendar year of the issue date. The sequence and the invoice are written in the
+ * same write transaction; LMDB has one writer at a time, so two processes issuing at once get
+ * consecutive numbers and an aborted issue leaves no gap.
+ *
+ * Immutability: an issued invoice's record (its rendered bytes, totals and input hashes) is
+ * written once and never rewritten; voiding writes a credit note and a marker beside it.
+ */
+
+#define RB_INVOICE_NUMBER_MAX 23 /**< "INV-2026-000042", "CN-2026-000001" */
+#define RB_PROFILE_ADDRESS_MAX 511
+#define RB_PROFILE_FIELD_MAX 127
+#define RB_INVOICE_REASON_MAX 255
+#define RB_PROFILE_TERMS_DEFAULT 30 /**< payment terms in days when no profile says */
+
+/** The legal identity an organization shows on invoices (as issuer or as customer). */
+typedef struct rb_profile {
+    char org[RB_ORG_ID_MAX + 1];
+    char legal_name[RB_NAME_MAX + 1];          /**< "" : the org's name is used */
+    char address[RB_PROFILE_ADDRESS_MAX + 1];  /**< lines separated by '\n' */
+    char tax_id[RB_PROFILE_FIELD_MAX + 1];
+    char email[RB_PROFILE_FIELD_MAX + 1];
+    int terms_days;                            /**< days from issue to due date, 0..365 */
+} rb_profile;
+
+/**
+ * Set an organization's profile (replacing the previous one). Text fields may be empty, hold
+ * no control character (but '\n' in the address) and be valid UTF-8.
+ * @return RB_OK, RB_INVALID (field named in the message), RB_NOTFOUND (no such org).
+ * @since 0.1
+ */
+RB_API rb_status rb_profile_set(rb_txn *txn, const rb_profile *p);
+/**
+ * An organization's profile; without a stored one, empty fields and the default terms.
+ * @return RB_OK, RB_NOTFOUND (no such org), RB_CORRUPT.
+ * @since 0.1
+ */
+RB_API rb_status rb_profile_get(rb_txn *txn, const char *org, rb_profile *out);
+
+typedef enum rb_invoice_kind {
+    RB_INVOICE_DRAFT = 0, /**< a preview: no number, stored nowhere */
+    RB_INVOICE_ISSUED,    /**< an issued invoice */
+    RB_INVOICE_CREDIT     /**< a credit note cancelling an issued invoice */
+} rb_invoice_kind;
+
+/** "draft", "invoice", "credit_note". @since 0.1 */
+RB_API const char *rb_invoice_kind_name(rb_invoice_kind k);
+
+/** An invoice or credit note. Customer-facing amounts only. */
+typedef struct rb_invoice {
+    rb_invoice_kind kind;
+    char number[RB_INVOICE_NUMBER_MAX + 1];    /**< "" for a draft */
+    char issuer[RB_ORG_ID_MAX + 1];            /**< the partner (direct payer) */
+    char customer[RB_ORG_ID_MAX + 1];
+    int month;                                 /**< the billing period */
+    int64_t issued_at;                         /**< the `now` of the issue (or preview) */
+    int64_t due_at;
+    char currency[4];
+    rb_dec subtotal, tax, total;               /**< as shown, minor unit */
+    char refs[RB_INVOICE_NUMBER_MAX + 1];      /**< credit note: the invoice it cancels */
+    char voided_by[RB_INVOICE_NUMBER_MAX + 1]; /**< an invoice cancelled by this credit note */
+    char reason[RB_INVOICE_REASON_MAX + 1];    /**< credit note: why */
+    char inputs_hash[17];                      /**< hash of the plan, usage and layout used */
+    char *md;                                  /**< the rendered forms (NUL-terminated) */
+    size_t md_len;
+    char *html;
+    size_t html_len;
+    char *json;
+    size_t json_len;
+} rb_invoice;
+
+/** Free what an rb_invoice owns (its forms); rb_invoice_release of a zeroed struct is a
+ *  harmless no-op. @since 0.1 */
+RB_API void rb_invoice_release(rb_invoice *inv);
+
+/** Options of rb_invoice_preview() and rb_invoice_issue(). NULL means all defaults. */
+typedef struct rb_invoice_opts {
+    const char *layout_name; /**< for messages ("layouts/acme.lua") */
+    const char *layout_src;  /**< NULL: scripts/layouts/default.lua */
+    size_t layout_len;
+    const rb_limits *limits; /**< of pricing and of the layout; NULL: rb_limits_default() */
+} rb_invoice_opts;
+
+/**
+ * The draft invoice of `org` for `month`, recomputed from the stored usage and plans; stores
+ * nothing. Corrections of earlier issued months whose pricing changed since are included.
+ * @return RB_OK, RB_NOTFOUND (no such org), RB_INVALID (no payer in force that month, bad
+ *         month), pricing codes, layout codes (RB_SYNTAX, RB_RUNTIME, limits), storage codes;
+ *         the message is on the store.
+ * Ownership: release *out with rb_invoice_release() (also after a failure).
+ * @since 0.1
+ */
+RB_API rb_status rb_invoice_preview(rb_txn *txn, const char *org, int month,
+                                    const rb_invoice_opts *opts, int64_t now, rb_invoice *out);
+/**
+ * Issue `org`'s invoice for `month`: as rb_invoice_preview(), then number it and store it
+ * with its rendered forms and input hash, frozen.
+ * @return as rb_invoice_preview(), and RB_EXISTS (an invoice of that customer-month is issued
+ *         and not voided; the message names it).
+ * @since 0.1
+ */
+RB_API rb_status rb_invoice_issue(rb_txn *txn, const char *org, int month,
+                                  const rb_invoice_opts *opts, int64_t now, rb_invoice *out);
+/**
+ * Void an issued invoice: issue a credit note (CN-...) of the opposite amounts that refers to
+ * it; the customer-month can then be issued again. `issuer` may be NULL when the number is
+ * unique across issuers. `reason`: 1..255 bytes.
+ * @return RB_OK, RB_NOTFOUND, RB_INVALID (a credit note, already voided, bad reason, number
+ *         held by several issuers), storage codes.
+ * Ownership: *out is the credit note; release it with rb_invoice_release().
+ * @since 0.1
+ */
+RB_API rb_status rb_invoice_void(rb_txn *txn, const char *issuer, const char *number,
+                                 const char *reason, const rb_invoice_opts *opts, int64_t now,
+                                 rb_invoice *out);
+/**
+ * An issued invoice or credit note by number (`issuer` NULL: any, if unique), with its
+ * frozen forms. @return RB_OK, RB_NOTFOUND, RB_INVALID (ambiguous number), RB_CORRUPT.
+ * Ownership: release *out with rb_invoice_release().
+ * @since 0.1
+ */
+RB_API rb_status rb_invoice_get(rb_txn *txn, const char *issuer, const char *number,
+                                rb_invoice *out);
+typedef rb_status (*rb_invoice_cb)(const rb_invoice *inv, void *ctx);
+/**
+ * Issued invoices and credit notes, by issuer and number, optionally only those of customer
+ * `org` (NULL: all) and `month` (RB_MONTH_OPEN: all). The forms are not loaded (NULL).
+ * @since 0.1
+ */
+RB_API rb_status rb_invoice_list(rb_txn *txn, const char *org, int month, rb_invoice_cb cb,
+                                 void *ctx);
 
 #ifdef __cplusplus
 }
