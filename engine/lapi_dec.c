@@ -37,6 +37,7 @@ const rb_dec *rbi_lapi_dec_test(lua_State *L, int idx)
     const rb_dec *d;
     bool same;
 
+    idx = lua_absindex(L, idx); /* relative indexes move when the metatable is pushed */
     if (lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
         return NULL;
     d = lua_touserdata(L, idx);

@@ -480,6 +480,33 @@ static void test_runs(void)
     free_sb(sb);
 }
 
+/* rbi_lapi_dec_test/check accept relative (negative) stack indexes. */
+static void dec_index_fn(lua_State *L, void *ctx)
+{
+    rb_dec d = rb_dec_from_int(7), got;
+    int *ok = ctx;
+
+    rbi_lapi_dec_push(L, &d);
+    lua_pushinteger(L, 1);
+    ok[0] = rbi_lapi_dec_test(L, -2) != NULL;   /* the money below the integer */
+    ok[1] = rbi_lapi_dec_test(L, -1) == NULL;   /* the integer is not money */
+    got = rbi_lapi_dec_check(L, -2, "test");
+    ok[2] = rb_dec_cmp(&got, &d) == 0;
+    lua_pop(L, 2);
+}
+
+static void test_dec_relative_index(void)
+{
+    struct rbi_sandbox *sb = new_sb(&(rb_limits){16u << 20, 100000u, 5000u});
+    int ok[3] = {0, 0, 0};
+
+    INT_EQ(rbi_sandbox_run(sb, dec_index_fn, ok), RB_OK);
+    OK(ok[0], "money found at index -2");
+    OK(ok[1], "an integer is not money");
+    OK(ok[2], "check at index -2 reads the money");
+    free_sb(sb);
+}
+
 /* Wall time adds up over calls the hook never sees (each under 1000 instructions). */
 static void test_time_across_calls(void)
 {
@@ -1180,6 +1207,7 @@ int main(void)
     test_uncatchable();
     test_pcall_ordinary();
     test_runs();
+    test_dec_relative_index();
     test_time_across_calls();
     test_log();
     test_require();
