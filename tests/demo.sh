@@ -57,17 +57,33 @@ step "An account moves from Acme to Globex on 2026-12-15"
 say account move --account 222222222202 --to o-globexinc01 --at 2026-12-15T00:00:00Z
 say account show 222222222202
 
+step "December's cost and usage export arrives (legacy CUR, 303 rows)"
+export REBILL_NOW=2027-01-03T08:00:00Z
+say usage import "$root/tests/fixtures/demo/cur-2026-12.csv" --source partner-cur --quiet
+say usage summary --period 2026-12 --payer o-partner0001 --by account
+say usage summary --period 2026-12 --org o-globexinc01 --by service
+echo "(account 222222222202 moved to Globex on 2026-12-15: its usage is split at query time)"
+
+step "Pricing plans: Acme pays cost plus 8%, Globex gets service discounts with a SKU override"
+say plan assign --org o-acmecorp001 --rules "$root/rules/global-markup.lua" --from 2026-12
+say plan assign --org o-globexinc01 --rules "$root/rules/service-discounts.lua" --from 2026-12
+say plan list --period 2026-12
+say price --org o-acmecorp001 --period 2026-12
+say rules diff --org o-globexinc01 --period 2026-12 --rules "$root/rules/global-markup.lua"
+
+step "The monthly close: invoices for every customer the partner pays for"
+say org profile o-partner0001 --legal-name "Northwind Cloud Partners GmbH" \
+    --address "Hauptstrasse 1\n10115 Berlin\nGermany" --tax-id DE123456789 --terms-days 30
+say invoice run --period 2026-12 --issue --out "$dir/invoices"
+say invoice list
+
 step "Months later Globex withdraws, ending the transfer after March 2027"
 export REBILL_NOW=2027-02-10T10:00:00Z
 say transfer withdraw "$globex" --as o-globexinc01 --end 2027-03
 say transfer show "$globex"
 say payer --org o-globexinc01 --month 2027-04
 
-if "$REBILL" usage --help >/dev/null 2>&1 && [ -f "$root/tests/fixtures/usage/demo-cur.csv" ]; then
-    step "A month of usage, as the partner's CUR delivers it"
-    say usage import "$root/tests/fixtures/usage/demo-cur.csv" --source partner-cur --quiet
-    say usage summary --period 2026-12 --payer o-partner0001 --by account
-fi
-
 step "Done"
 echo "database: $REBILL_DB  (try: rebill --db $REBILL_DB --json transfer show $acme)"
+echo "invoices: open these in a browser:"
+find "$dir/invoices" -name '*.html' | sort | sed 's/^/  /'

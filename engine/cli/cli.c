@@ -24,6 +24,13 @@ static const char main_help[] =
     "             show, list\n"
     "  payer      who pays an organization's bill in a month, or whose bills a payer pays\n"
     "  usage      import cost and usage exports (CUR, CUR 2.0, FOCUS) and query them\n"
+    "  plan       which rule file prices an organization's bill in which months: assign,\n"
+    "             unassign, show, list, history\n"
+    "  rules      check rule files, run their tests, diff a new rule file against a\n"
+    "             customer's plans on stored usage\n"
+    "  price      the priced lines of one customer-month (or --all), storing nothing\n"
+    "  invoice    invoices: preview, issue (numbered, frozen), void (credit note), show,\n"
+    "             list, run (every customer of a period to a directory)\n"
     "  config     database settings (e.g. max-chain-depth)\n"
     "  db         database maintenance: info, dump\n"
     "\n"
@@ -373,7 +380,8 @@ static const struct {
 } nouns[] = {
     {"org", cli_org},       {"account", cli_account}, {"transfer", cli_transfer},
     {"payer", cli_payer},   {"usage", cli_usage},     {"config", cli_config},
-    {"db", cli_db},
+    {"db", cli_db},         {"plan", cli_plan},       {"rules", cli_rules},
+    {"price", cli_price},   {"invoice", cli_invoice},
 };
 
 int main(int argc, char **argv)

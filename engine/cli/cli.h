@@ -89,5 +89,11 @@ int cli_payer(struct cli *c, int argc, char **argv);
 int cli_config(struct cli *c, int argc, char **argv);
 int cli_db(struct cli *c, int argc, char **argv);
 int cli_usage(struct cli *c, int argc, char **argv);
+int cli_plan(struct cli *c, int argc, char **argv);
+int cli_rules(struct cli *c, int argc, char **argv);
+int cli_price(struct cli *c, int argc, char **argv);
+int cli_invoice(struct cli *c, int argc, char **argv);
+/* `rebill org profile` (cli_invoice.c), dispatched from cli_org.c */
+int cli_org_profile(struct cli *c, int argc, char **argv);
 
 #endif

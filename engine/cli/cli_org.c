@@ -332,5 +332,8 @@ int cli_org(struct cli *c, int argc, char **argv)
         return org_read(c, argc - 1, argv + 1, false);
     if (strcmp(argv[0], "show") == 0)
         return org_read(c, argc - 1, argv + 1, true);
-    return cli_usage_error("unknown org verb '%s' (want create, list or show)", argv[0]);
+    if (strcmp(argv[0], "profile") == 0)
+        return cli_org_profile(c, argc - 1, argv + 1);
+    return cli_usage_error("unknown org verb '%s' (want create, list, show or profile)",
+                           argv[0]);
 }

@@ -1,0 +1,95 @@
+/*
+ * invoice.h -- the private interface of invoice.c (invoice documents: data, layout, rendering)
+ * and lapi_md.c (the Markdown builder as a Lua object).
+ *
+ * Provides: the showback-only document an invoice layout sees (struct rbi_inv_doc: issuer,
+ * customer, dates, lines, totals; no partner cost and no margin: the struct has no field for
+ * them), rbi_inv_render(), which runs a layout in a sandbox and produces the Markdown, HTML and
+ * JSON forms, and the handle lapi_md.c wraps.
+ * Uses: rb_int.h, the rb_md builder, rb_render_html/rb_render_page.
+ * Must never: carry a billed cost, a partner cost or a margin into a document (the privacy
+ * guarantee of docs/invoices.md rests on these structs holding showback amounts only).
+ */
+#ifndef RB_INVOICE_H
+#define RB_INVOICE_H
+
+#include "rb_int.h"
+
+#include <lua.h>
+
+/* One line of a document: showback only. Strings are borrowed from the caller. */
+struct rbi_inv_line {
+    const char *kind;         /* "usage", "fee", "credit", "commitment", "added", "pass",
+                                 "correction", "cancellation" */
+    const char *service;      /* "" for invoice-level items */
+    const char *account;      /* "" for invoice-level items */
+    const char *account_name; /* "" when unknown */
+    const char *description;  /* the service or the item's name */
+    rb_dec amount;            /* rounded to the currency's minor unit */
+    int corrects;             /* correction lines: the month corrected; else -1 */
+};
+
+/* One point of the six-month trend: the total invoiced for a month. */
+struct rbi_inv_trend {
+    int month;
+    rb_dec total;
+};
+
+#define RBI_INV_TREND_MAX 6
+
+struct rbi_inv_doc {
+    const char *kind;     /* "invoice", "draft" or "credit_note" */
+    const char *number;   /* "" for a draft */
+    const char *refs;     /* credit note: the invoice it cancels; else "" */
+    const char *reason;   /* credit note: why; else "" */
+    const char *issuer_id;
+    const rb_profile *issuer;
+    const char *customer_id;
+    const char *customer_name;
+    const rb_profile *customer; /* may have empty fields */
+    int month;
+    int64_t issued_at;
+    int64_t due_at;
+    char currency[4];
+    const struct rbi_inv_line *lines;
+    size_t nlines;
+    rb_dec subtotal;
+    const char *tax_name; /* "" without tax */
+    rb_dec tax_rate;
+    rb_dec tax;
+    rb_dec total;
+    const struct rbi_inv_trend *trend; /* oldest first, the document's month last */
+    size_t ntrend;
+};
+
+/* The rendered forms, each NUL-terminated and owned (free with rbi_inv_forms_release). */
+struct rbi_inv_forms {
+    struct rb_buf md;
+    struct rb_buf html;
+    struct rb_buf json;
+};
+RBI_FUNC void rbi_inv_forms_release(struct rbi_inv_forms *f);
+
+/* Run the layout `src` (NULL: scripts/layouts/default.lua) over `doc` in a new sandbox under
+ * `limits`, then render HTML and JSON. Errors: the layout's (RB_SYNTAX, RB_RUNTIME, the limit
+ * codes, RB_BLOCKED), RB_TOOBIG, RB_NOMEM; the message in err names the layout file and line. */
+RBI_FUNC rb_status rbi_inv_render(const struct rbi_inv_doc *doc, const char *name,
+                                  const char *src, size_t len, const rb_limits *limits,
+                                  struct rbi_inv_forms *out, rb_error *err);
+
+/* Spread the rounding of a total over lines (largest remainder): rounds each of `exact`
+ * to the currency's minor unit into `out` so that the rounded lines add up to `target`
+ * exactly (target must be within n minor units of the sum of the rounded lines). */
+RBI_FUNC rb_status rbi_inv_round_lines(const rb_dec *exact, rb_dec *out, size_t n,
+                                       const char *currency, const rb_dec *target);
+
+/* The builder as lapi_md.c sees it: owned by invoice.c, revoked (md = NULL) once the layout
+ * returned. */
+struct rbi_md_handle {
+    rb_md *md;
+    size_t ncols; /* columns of the open table, 0 when none */
+};
+/* Push an `md` object over h. [-0, +1, m] */
+RBI_FUNC void rbi_lapi_md_push(lua_State *L, struct rbi_md_handle *h);
+
+#endif /* RB_INVOICE_H */
