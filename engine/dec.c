@@ -535,10 +535,31 @@ static rb_status add_signed(rb_dec *r, const rb_dec *a, const rb_dec *b, bool mi
     int sa = dec_get(a, &ma, &na);
     int sb = dec_get(b, &mb, &nb);
     int s = sa > sb ? sa : sb;
-    struct u256 xa = u256_mul(ma, p10[s - sa]);
-    struct u256 xb = u256_mul(mb, p10[s - sb]);
+    struct u256 xa, xb;
 
     nb = nb != minus;
+    /* Fast path (aggregation's common case): both aligned magnitudes stay below 10^38, so
+     * their sum is below 2 x 10^38 < 2^128 and 128-bit arithmetic is exact. */
+    if (ma < p10[RB_DEC_MAX_DIGITS - (s - sa)] && mb < p10[RB_DEC_MAX_DIGITS - (s - sb)]) {
+        u128 ya = ma * p10[s - sa], yb = mb * p10[s - sb], m;
+        bool neg = na;
+
+        if (na == nb) {
+            m = ya + yb;
+        } else if (ya >= yb) {
+            m = ya - yb;
+        } else {
+            m = yb - ya;
+            neg = nb;
+        }
+        if (m < LIMIT) {
+            *r = dec_make(m, neg, s);
+            return RB_OK;
+        }
+        return fit(r, u256_of(m), neg, s);
+    }
+    xa = u256_mul(ma, p10[s - sa]);
+    xb = u256_mul(mb, p10[s - sb]);
     if (na == nb)
         return fit(r, u256_add(xa, xb), na, s);
     if (u256_cmp(xa, xb) >= 0)
