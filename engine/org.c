@@ -138,7 +138,7 @@ static rb_status check_name(rb_txn *txn, const char *what, const char *name, siz
 
 /* An org id. `cap` bounds the read for fixed-size struct fields (SIZE_MAX otherwise): a
  * field with no NUL is shown with "..." and refused. */
-static rb_status check_org_id(rb_txn *txn, const char *what, const char *id, size_t cap)
+rb_status rbi_org_check_id(rb_txn *txn, const char *what, const char *id, size_t cap)
 {
     char q[QUOTE_BUF];
     size_t n;
@@ -445,7 +445,7 @@ rb_status rb_org_create(rb_txn *txn, const rb_org *org)
 
     if (!txn || !org)
         return RB_MISUSE;
-    rc = check_org_id(txn, "organization id", org->id, sizeof(org->id));
+    rc = rbi_org_check_id(txn, "organization id", org->id, sizeof(org->id));
     if (rc == RB_OK)
         rc = check_name(txn, "organization name", org->name, sizeof(org->name));
     if (rc == RB_OK)
@@ -502,7 +502,7 @@ rb_status rb_org_get(rb_txn *txn, const char *id, rb_org *out)
 
     if (!txn || !out)
         return RB_MISUSE;
-    rc = check_org_id(txn, "organization id", id, SIZE_MAX);
+    rc = rbi_org_check_id(txn, "organization id", id, SIZE_MAX);
     if (rc != RB_OK)
         return rc;
     return load_org(txn, id, out);
@@ -553,7 +553,7 @@ rb_status rb_account_add(rb_txn *txn, const char *account, const char *name, con
     if (rc == RB_OK)
         rc = check_name(txn, "account name", name, SIZE_MAX);
     if (rc == RB_OK)
-        rc = check_org_id(txn, "organization id", org, SIZE_MAX);
+        rc = rbi_org_check_id(txn, "organization id", org, SIZE_MAX);
     if (rc == RB_OK)
         rc = check_time(txn, "since", since);
     if (rc == RB_OK)
@@ -598,7 +598,7 @@ rb_status rb_account_move(rb_txn *txn, const char *account, const char *org, int
         return RB_MISUSE;
     rc = check_account_id(txn, "account id", account, SIZE_MAX);
     if (rc == RB_OK)
-        rc = check_org_id(txn, "organization id", org, SIZE_MAX);
+        rc = rbi_org_check_id(txn, "organization id", org, SIZE_MAX);
     if (rc == RB_OK)
         rc = check_time(txn, "move time", at);
     if (rc == RB_OK)
@@ -699,7 +699,7 @@ rb_status rb_account_list(rb_txn *txn, const char *org, int64_t at, rb_account_c
     if (!txn || !cb)
         return RB_MISUSE;
     if (org) {
-        rc = check_org_id(txn, "organization id", org, SIZE_MAX);
+        rc = rbi_org_check_id(txn, "organization id", org, SIZE_MAX);
         if (rc == RB_OK)
             rc = load_org(txn, org, &o);
         if (rc != RB_OK)

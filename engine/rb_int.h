@@ -78,6 +78,10 @@ RBI_FUNC bool rbi_strlcpy(char *dst, const char *src, size_t cap);
  * 0 if there is none (utf8.c). */
 RBI_FUNC size_t rbi_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 
+/* Check an org id for a message naming its role (`what`); `cap` bounds the read of a
+ * fixed-size field (SIZE_MAX otherwise). RB_OK or RB_INVALID with the message set (org.c). */
+RBI_FUNC rb_status rbi_org_check_id(rb_txn *txn, const char *what, const char *id, size_t cap);
+
 /* {===================================================================================
  * Record codec (record.c): the byte layout of stored values (docs/storage.md).
  * A record is a version byte followed by fields; integers are 8-byte big-endian,

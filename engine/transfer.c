@@ -203,21 +203,6 @@ static rb_status check_notes(rb_txn *txn, const char *notes, size_t cap)
     return RB_OK;
 }
 
-/* `what` names the role: "source organization id", "actor". */
-static rb_status check_org_id(rb_txn *txn, const char *what, const char *id, size_t cap)
-{
-    char q[QUOTE_BUF];
-    size_t n;
-
-    if (!id)
-        return rbi_txn_error(txn, RB_INVALID, "missing %s", what);
-    n = strnlen(id, cap);
-    if (n < cap && rb_org_id_is_valid(id))
-        return RB_OK;
-    return rbi_txn_error(txn, RB_INVALID,
-                         "invalid %s \"%s\": want \"o-\" and 10..32 lowercase letters or digits",
-                         what, quote(q, sizeof(q), id, n));
-}
 
 /* The org must exist; `what` names its role in the message. */
 static rb_status check_org_exists(rb_txn *txn, const char *what, const char *id)
@@ -830,9 +815,9 @@ rb_status rb_transfer_invite(rb_txn *txn, rb_transfer *t, int64_t now)
     if (rc == RB_OK)
         rc = check_notes(txn, t->notes, sizeof(t->notes));
     if (rc == RB_OK)
-        rc = check_org_id(txn, "source organization id", t->source, sizeof(t->source));
+        rc = rbi_org_check_id(txn, "source organization id", t->source, sizeof(t->source));
     if (rc == RB_OK)
-        rc = check_org_id(txn, "payer organization id", t->payer, sizeof(t->payer));
+        rc = rbi_org_check_id(txn, "payer organization id", t->payer, sizeof(t->payer));
     if (rc == RB_OK)
         rc = check_month(txn, "start month", t->start_month);
     if (rc != RB_OK)
@@ -915,7 +900,7 @@ static const struct {
  * withdraws. */
 static rb_status check_actor(rb_txn *txn, const rb_transfer *t, const char *actor, enum action a)
 {
-    rb_status rc = check_org_id(txn, "actor", actor, RB_ORG_ID_MAX + 1);
+    rb_status rc = rbi_org_check_id(txn, "actor", actor, RB_ORG_ID_MAX + 1);
     const char *verb = actions[a].verb;
 
     if (rc != RB_OK)
@@ -1150,7 +1135,7 @@ rb_status rb_transfer_list(rb_txn *txn, const char *org, unsigned dirs, int64_t 
     if (f.dirs == 0)
         f.dirs = RB_TRANSFER_INBOUND | RB_TRANSFER_OUTBOUND;
     if (org) {
-        rc = check_org_id(txn, "organization id", org, RB_ORG_ID_MAX + 1);
+        rc = rbi_org_check_id(txn, "organization id", org, RB_ORG_ID_MAX + 1);
         if (rc == RB_OK)
             rc = check_org_exists(txn, "organization", org);
         if (rc != RB_OK)
@@ -1247,7 +1232,7 @@ rb_status rb_payer_of(rb_txn *txn, const char *org, int month, rb_payer_info *ou
 
     if (!txn || !out)
         return RB_MISUSE;
-    rc = check_org_id(txn, "organization id", org, RB_ORG_ID_MAX + 1);
+    rc = rbi_org_check_id(txn, "organization id", org, RB_ORG_ID_MAX + 1);
     if (rc == RB_OK)
         rc = check_month(txn, "month", month);
     if (rc == RB_OK)
@@ -1305,7 +1290,7 @@ rb_status rb_payer_sources(rb_txn *txn, const char *payer, int month, rb_transfe
 
     if (!txn || !cb)
         return RB_MISUSE;
-    rc = check_org_id(txn, "payer organization id", payer, RB_ORG_ID_MAX + 1);
+    rc = rbi_org_check_id(txn, "payer organization id", payer, RB_ORG_ID_MAX + 1);
     if (rc == RB_OK)
         rc = check_month(txn, "month", month);
     if (rc == RB_OK)
