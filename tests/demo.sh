@@ -4,7 +4,7 @@
 set -e
 REBILL=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir="$root/build/demo"
+dir="${DEMO_DIR:-$root/build/demo}"
 rm -rf "$dir"
 mkdir -p "$dir"
 export REBILL_DB="$dir/demo.db"
