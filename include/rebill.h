@@ -1481,6 +1481,54 @@ typedef rb_status (*rb_invoice_cb)(const rb_invoice *inv, void *ctx);
 RB_API rb_status rb_invoice_list(rb_txn *txn, const char *org, int month, rb_invoice_cb cb,
                                  void *ctx);
 
+/* -- reports -- */
+
+/** One row of the partner's margin report: a customer, a service (or item name) and a
+ *  currency, summed over the months asked for. Partner-only figures, usage currency, exact. */
+typedef struct rb_margin_row {
+    const char *customer;
+    const char *service; /**< service, or the item's name for invoice-level items */
+    char currency[4];
+    rb_dec billed;       /**< AWS billed cost of the lines */
+    rb_dec cost;         /**< what the partner pays (= billed at the top of a chain) */
+    rb_dec charged;      /**< showback price before tax and conversion */
+    rb_dec margin;       /**< charged - cost */
+    bool has_pct;        /**< false when cost is 0 ("n/a") */
+    rb_dec margin_pct;   /**< margin / cost x 100, half-even to 2 places */
+} rb_margin_row;
+typedef rb_status (*rb_margin_cb)(const rb_margin_row *r, void *ctx);
+
+/**
+ * Margins of every customer a payer bills (or only `org`) over months from..to, by customer,
+ * service and currency, sorted. Priced as rb_price_all() does; a customer that fails to price
+ * fails the report (its message is on the store).
+ * @return RB_OK, RB_NOTFOUND (unknown org), RB_INVALID (bad months), pricing codes, the
+ *         callback's status, storage codes.
+ * @since 0.1
+ */
+RB_API rb_status rb_report_margins(rb_txn *txn, int from, int to, const char *org,
+                                   rb_margin_cb cb, void *ctx);
+
+/** The reconciliation of one currency of a period (rb_close_check()). */
+typedef struct rb_close_row {
+    char currency[4];
+    rb_dec imported;   /**< billed cost of the stored manifests' totals */
+    rb_dec mapped;     /**< billed cost of the usage of every org with a payer in force */
+    rb_dec unmapped;   /**< billed cost of rb_usage_unmapped() */
+    rb_dec difference; /**< imported - mapped - unmapped; 0 when reconciled */
+} rb_close_row;
+typedef rb_status (*rb_close_cb)(const rb_close_row *r, void *ctx);
+
+/**
+ * Reconcile `month`: per currency (sorted), mapped + unmapped == imported, exactly.
+ * *reconciled is set to whether every currency's difference is 0.
+ * @return RB_OK (reconciled or not), RB_INVALID (bad month), the callback's status,
+ *         RB_OVERFLOW, storage codes.
+ * @since 0.1
+ */
+RB_API rb_status rb_close_check(rb_txn *txn, int month, rb_close_cb cb, void *ctx,
+                                bool *reconciled);
+
 #ifdef __cplusplus
 }
 #endif

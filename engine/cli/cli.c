@@ -31,6 +31,8 @@ static const char main_help[] =
     "  price      the priced lines of one customer-month (or --all), storing nothing\n"
     "  invoice    invoices: preview, issue (numbered, frozen), void (credit note), show,\n"
     "             list, run (every customer of a period to a directory)\n"
+    "  report     partner reports: margins per customer and service\n"
+    "  close      reconcile a period: mapped + unmapped usage == imported billed cost\n"
     "  config     database settings (e.g. max-chain-depth)\n"
     "  db         database maintenance: info, dump\n"
     "\n"
@@ -382,6 +384,7 @@ static const struct {
     {"payer", cli_payer},   {"usage", cli_usage},     {"config", cli_config},
     {"db", cli_db},         {"plan", cli_plan},       {"rules", cli_rules},
     {"price", cli_price},   {"invoice", cli_invoice},
+    {"report", cli_report}, {"close", cli_close},
 };
 
 int main(int argc, char **argv)

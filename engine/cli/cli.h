@@ -93,6 +93,8 @@ int cli_plan(struct cli *c, int argc, char **argv);
 int cli_rules(struct cli *c, int argc, char **argv);
 int cli_price(struct cli *c, int argc, char **argv);
 int cli_invoice(struct cli *c, int argc, char **argv);
+int cli_report(struct cli *c, int argc, char **argv);
+int cli_close(struct cli *c, int argc, char **argv);
 /* `rebill org profile` (cli_invoice.c), dispatched from cli_org.c */
 int cli_org_profile(struct cli *c, int argc, char **argv);
 
