@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#define CLI_SRC_MAX (1u << 20)
+
 static const char main_help[] =
     "usage: rebill [--db PATH] [--json] [--now TIME] <command> [<verb>] [options]\n"
     "\n"
@@ -123,6 +125,28 @@ int cli_month_arg(const char *opt, const char *s, int *out)
 
     if (rb_month_parse(out, s, &err) != RB_OK)
         return cli_user_error("invalid --%s: %s", opt, err.msg);
+    return 0;
+}
+
+int cli_read_source(const char *label, const char *path, const char **src, size_t *len)
+{
+    static char buf[CLI_SRC_MAX + 1];
+    FILE *f = fopen(path, "rb");
+    size_t n;
+
+    if (!f)
+        return cli_user_error("cannot read %s%s: %s", label, path, strerror(errno));
+    n = fread(buf, 1, sizeof(buf), f);
+    if (ferror(f)) {
+        fclose(f);
+        return cli_user_error("cannot read %s%s", label, path);
+    }
+    fclose(f);
+    if (n > CLI_SRC_MAX)
+        return cli_user_error("%s%s: larger than %u bytes", label, path, CLI_SRC_MAX);
+    buf[n] = '\0';
+    *src = buf;
+    *len = n;
     return 0;
 }
 

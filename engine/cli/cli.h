@@ -60,6 +60,11 @@ int cli_month_arg(const char *opt, const char *s, int *out);
 /* Require an option: prints "missing --name" (EXIT_USAGE) when NULL. */
 int cli_need(const char *opt, const char *val);
 
+/* Read a rule or layout file (at most 1 MiB, the sandbox's source cap) into one buffer
+ * shared by every command; *src stays valid until the next call. `label` prefixes the path
+ * in messages ("--rules ", "--layout " or ""). Returns 0 or EXIT_USER after printing. */
+int cli_read_source(const char *label, const char *path, const char **src, size_t *len);
+
 /* Minimal streaming JSON writer to stdout. Keys and strings are escaped. */
 struct jw {
     FILE *f;

@@ -36,28 +36,14 @@ static const char invoice_help[] =
     "  --layout FILE   a Lua layout instead of the default (docs/invoices.md)\n"
     "  --format F      what preview, issue and show print: md (default), html or json\n";
 
-#define SRC_MAX (1u << 20)
-static char layout_buf[SRC_MAX + 1];
 
 static int read_layout(const char *path, rb_invoice_opts *o)
 {
-    FILE *f;
-    size_t n;
-
     memset(o, 0, sizeof(*o));
     if (!path)
         return 0;
-    f = fopen(path, "rb");
-    if (!f)
-        return cli_user_error("cannot read --layout %s: %s", path, strerror(errno));
-    n = fread(layout_buf, 1, sizeof(layout_buf), f);
-    fclose(f);
-    if (n > SRC_MAX)
-        return cli_user_error("--layout %s: larger than %u bytes", path, SRC_MAX);
     o->layout_name = path;
-    o->layout_src = layout_buf;
-    o->layout_len = n;
-    return 0;
+    return cli_read_source("--layout ", path, &o->layout_src, &o->layout_len);
 }
 
 static int check_format(const char *f)

@@ -32,27 +32,8 @@ static const char plan_help[] =
     "history events {at, action, org, from, to, hash, name}; show is {org, period, plan,\n"
     "assignments[]} (plan: null for the default plan).\n";
 
-#define SRC_MAX (1u << 20)
-static char src_buf[SRC_MAX + 1];
+static const char *src_buf; /* the rule file, from cli_read_source() */
 
-static int read_rules(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n;
-
-    if (!f)
-        return cli_user_error("cannot read --rules %s: no such file or not readable", path);
-    n = fread(src_buf, 1, sizeof(src_buf), f);
-    if (ferror(f)) {
-        fclose(f);
-        return cli_user_error("cannot read --rules %s", path);
-    }
-    fclose(f);
-    if (n > SRC_MAX)
-        return cli_user_error("--rules %s: larger than %u bytes", path, SRC_MAX);
-    *len = n;
-    return 0;
-}
 
 static void json_assignment(struct jw *w, const rb_plan_assignment *a)
 {
@@ -151,7 +132,7 @@ static int cmd_assign(struct cli *c, int argc, char **argv, bool unassign)
     a.to = RB_MONTH_OPEN;
     if (to && cli_month_arg("to", to, &a.to))
         return EXIT_USER;
-    if (!unassign && (rc = read_rules(rules, &a.len)))
+    if (!unassign && (rc = cli_read_source("--rules ", rules, &src_buf, &a.len)))
         return rc;
     if ((rc = cli_store(c, false)))
         return rc;

@@ -34,28 +34,8 @@ static const char price_help[] =
     "Line amounts keep 12 fraction digits; the subtotal and tax are rounded once to the\n"
     "currency's minor unit. The partner section (cost, margin) is not for the customer.\n";
 
-/* Rule files are read into this buffer: at most 1 MiB (the sandbox's source cap). */
-#define SRC_MAX (1u << 20)
-static char src_buf[SRC_MAX + 1];
+static const char *src_buf; /* the rule file, from cli_read_source() */
 
-static int read_rules(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n;
-
-    if (!f)
-        return cli_user_error("cannot read --rules %s: no such file or not readable", path);
-    n = fread(src_buf, 1, sizeof(src_buf), f);
-    if (ferror(f)) {
-        fclose(f);
-        return cli_user_error("cannot read --rules %s", path);
-    }
-    fclose(f);
-    if (n > SRC_MAX)
-        return cli_user_error("--rules %s: larger than %u bytes", path, SRC_MAX);
-    *len = n;
-    return 0;
-}
 
 static const char *fmt(const rb_dec *d, char *buf)
 {
@@ -328,7 +308,7 @@ int cli_price(struct cli *c, int argc, char **argv)
     if (cli_month_arg("period", period, &month))
         return EXIT_USER;
     if (rules) {
-        if ((rc = read_rules(rules, &po.rules_len)))
+        if ((rc = cli_read_source("--rules ", rules, &src_buf, &po.rules_len)))
             return rc;
         po.rules_name = rules;
         po.rules_src = src_buf;

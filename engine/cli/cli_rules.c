@@ -32,27 +32,8 @@ static const char rules_help[] =
     "       --json: {org, from, to, months, currency, rows[{key, current, new, delta}],\n"
     "       totals{current, new, delta, cost, margin_current, margin_new}}\n";
 
-#define SRC_MAX (1u << 20)
-static char src_buf[SRC_MAX + 1];
+static const char *src_buf; /* the rule file, from cli_read_source() */
 
-static int read_rules(const char *what, const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n;
-
-    if (!f)
-        return cli_user_error("cannot read %s%s: no such file or not readable", what, path);
-    n = fread(src_buf, 1, sizeof(src_buf), f);
-    if (ferror(f)) {
-        fclose(f);
-        return cli_user_error("cannot read %s%s", what, path);
-    }
-    fclose(f);
-    if (n > SRC_MAX)
-        return cli_user_error("%s%s: larger than %u bytes", what, path, SRC_MAX);
-    *len = n;
-    return 0;
-}
 
 /* {===================================================================================
  * check
@@ -74,7 +55,7 @@ static int cmd_check(struct cli *c, int argc, char **argv)
     for (int i = 0; i < nfiles; i++) {
         rb_error err;
         size_t len;
-        if (read_rules("", files[i], &len)) {
+        if (cli_read_source("", files[i], &src_buf, &len)) {
             bad++;
             continue;
         }
@@ -286,7 +267,7 @@ static int cmd_diff(struct cli *c, int argc, char **argv)
     if (d.to < d.from)
         return cli_user_error("invalid --period \"%s\": the last month is before the first",
                               period);
-    if ((rc = read_rules("--rules ", rules, &d.len)))
+    if ((rc = cli_read_source("--rules ", rules, &src_buf, &d.len)))
         return rc;
     if ((rc = cli_store(c, false)))
         return rc;
