@@ -316,6 +316,7 @@ struct run {
     const rb_price_request *req;
     struct rb_priced *out;
     /* per input line */
+    rb_dec *tier_used; /* graduated: the slot's quantity before the line (price_order) */
     unsigned char *action;
     unsigned char *ltype;
     int32_t *rule;
@@ -389,6 +390,7 @@ static rb_status overflow(struct run *r, const char *what)
 
 static void run_release(struct run *r)
 {
+    rbi_free(r->tier_used);
     rbi_free(r->action);
     rbi_free(r->ltype);
     rbi_free(r->rule);
@@ -440,6 +442,68 @@ static int match_memo(struct memo *m, size_t mask, const struct rbi_plan *p,
     m[j].e = e;
     m[j].rule = rbi_plan_match(p, s, e, u, o);
     return m[j].rule;
+}
+
+static int input_cmp(const void *pa, const void *pb, void *ctx)
+{
+    const rb_price_input *v = ctx, *a = &v[*(const size_t *)pa], *b = &v[*(const size_t *)pb];
+    const char *x[] = {a->account, a->service, a->usage_type, a->operation,
+                       a->region,  a->line_type, a->entity,   a->currency};
+    const char *y[] = {b->account, b->service, b->usage_type, b->operation,
+                       b->region,  b->line_type, b->entity,   b->currency};
+    size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
+
+    for (size_t k = 0; k < sizeof(x) / sizeof(*x); k++) {
+        int c = strcmp(x[k] ? x[k] : "", y[k] ? y[k] : "");
+        if (c != 0)
+            return c;
+    }
+    return ia < ib ? -1 : ia > ib; /* stable: equal keys keep the input's order */
+}
+
+/* Graduated tiers are consumed in the order of the lines' dimensions (account, service, usage
+ * type, operation, region, line type, entity), whatever order the caller gives the lines in,
+ * so the same lines always price the same (docs/rules.md); the result keeps the input's
+ * order. Stored usage arrives sorted already. Sets tier_used[i] for every graduated line. */
+static rb_status price_order(struct run *r)
+{
+    const rb_price_input *v = r->req->lines;
+    size_t n = r->req->nlines, *order = NULL;
+    bool sorted = true, any = false;
+    rb_status rc = RB_OK;
+
+    for (size_t i = 0; i < n && !any; i++)
+        any = r->rule[i] >= 0 && r->p->rules[r->rule[i]].kind == RBI_RULE_TIERED &&
+              !r->p->rules[r->rule[i]].volume;
+    if (!any)
+        return RB_OK;
+    r->tier_used = rbi_calloc(n, sizeof(rb_dec));
+    order = rbi_malloc(n * sizeof(size_t));
+    if (!r->tier_used || !order) {
+        rbi_free(order);
+        return fail(r, RB_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        order[i] = i;
+        if (i > 0 && sorted && input_cmp(&order[i - 1], &order[i], (void *)v) > 0)
+            sorted = false;
+    }
+    if (!sorted)
+        qsort_r(order, n, sizeof(size_t), input_cmp, (void *)v);
+    for (size_t k = 0; k < n && rc == RB_OK; k++) {
+        size_t i = order[k];
+        const struct rbi_rule *ru = r->rule[i] >= 0 ? &r->p->rules[r->rule[i]] : NULL;
+        if (!ru || ru->kind != RBI_RULE_TIERED || ru->volume)
+            continue;
+        r->tier_used[i] = r->slot_used[ru->slot];
+        if (rb_dec_add(&r->slot_used[ru->slot], &r->slot_used[ru->slot], &v[i].quantity) != RB_OK) {
+            r->cur = (long)i;
+            rc = overflow(r, "tier quantity");
+        }
+    }
+    r->cur = -1;
+    rbi_free(order);
+    return rc;
 }
 
 /* Step 1: classify, match, count. Allocates everything the run needs. */
@@ -517,6 +581,8 @@ static rb_status prepare(struct run *r)
     }
     rbi_free(memo);
     r->cur = -1;
+    if (price_order(r) != RB_OK)
+        return r->rc;
     r->svc_sum = rbi_calloc((size_t)r->svcs.n + 1, sizeof(rb_dec));
     if (!r->svc_sum)
         return fail(r, RB_NOMEM, "out of memory");
@@ -613,8 +679,9 @@ static rb_status price_line(struct run *r, size_t i, rb_dec *price, rb_dec *base
                 t++;
             rc = rb_dec_mul(price, &in->quantity, &ru->tiers[t].value);
         } else {
-            /* Graduated, line after line: F(used + q) - F(used). */
-            rb_dec *used = &r->slot_used[ru->slot], next, f0, f1;
+            /* Graduated, line after line in price_order(): F(used + q) - F(used). */
+            const rb_dec *used = &r->tier_used[i];
+            rb_dec next, f0, f1;
             rc = rb_dec_add(&next, used, &in->quantity);
             if (rc == RB_OK)
                 rc = rbi_tiers_apply(ru->tiers, ru->ntiers, false, false, used, &f0);
@@ -622,8 +689,6 @@ static rb_status price_line(struct run *r, size_t i, rb_dec *price, rb_dec *base
                 rc = rbi_tiers_apply(ru->tiers, ru->ntiers, false, false, &next, &f1);
             if (rc == RB_OK)
                 rc = rb_dec_sub(price, &f1, &f0);
-            if (rc == RB_OK)
-                *used = next;
         }
         break;
     }
@@ -678,13 +743,13 @@ static rb_status line_step(struct run *r, lua_State *L, int hook, int lineobj, s
             d = rbi_lapi_dec_test(L, res);
             if (d) {
                 price = *d;
-            } else if (lua_type(L, res) == LUA_TNUMBER) {
+            } else if (lua_type(L, res) == LUA_TNUMBER || lua_type(L, res) == LUA_TSTRING) {
                 price = rbi_lapi_dec_check(L, res, "on_line's result");
             } else {
                 const char *tn = lua_typename(L, lua_type(L, -1));
                 lua_pop(L, 1);
                 return fail(r, RB_INVALID,
-                            "%s: on_line must return money, a number or nil, "
+                            "%s: on_line must return money, a number, decimal text or nil, "
                             "not a %s",
                             r->p->on_line_where, tn);
             }

@@ -471,10 +471,20 @@ static void test_hooks(void)
     STR_HAS(err.msg, "t.lua:1: a line is read-only: return the new price from on_line instead");
     rc = price_src("return rebill.plan { on_line = function(l) return {} end }", in, 1, &r, &err);
     INT_EQ(rc, RB_INVALID);
-    STR_EQ(err.msg, "t.lua:1: on_line must return money, a number or nil, not a table (pricing "
-                    "account 111111111111, service AmazonEC2, usage type SpotUsage:c5)");
+    STR_EQ(err.msg, "t.lua:1: on_line must return money, a number, decimal text or nil, not a "
+                    "table (pricing account 111111111111, service AmazonEC2, usage type "
+                    "SpotUsage:c5)");
     rc = price_src("return rebill.plan { on_line = function(l) return 'x' end }", in, 1, &r, &err);
-    INT_EQ(rc, RB_INVALID);
+    INT_EQ(rc, RB_RUNTIME);
+    STR_HAS(err.msg, "on_line's result");
+    STR_HAS(err.msg, "\"x\"");
+    rc = price_src("return rebill.plan { on_line = function(l) return '12.345' end }", in, 1, &r,
+                   &err);
+    INT_EQ(rc, RB_OK);
+    if (r)
+        STR_EQ(norm(rb_priced_line(r, 0)->amount), "12.345");
+    rb_priced_free(r);
+    r = NULL;
     rc = price_src("return rebill.plan { on_line = function(l) return 2.5 end }", in, 1, &r, &err);
     INT_EQ(rc, RB_OK);
     if (r)
