@@ -18,7 +18,7 @@ PYTHON  ?= python3
 
 PKGS     = lua5.4 lmdb libcmark-gfm zlib
 DEB_PKGS = pkg-config liblua5.4-dev liblmdb-dev libcmark-gfm-dev libcmark-gfm-extensions-dev \
-           zlib1g-dev python3 clang
+           zlib1g-dev python3 clang chromium poppler-utils
 # The sanitizer run is built with clang, the release one with cc (gcc): both compilers
 # build the whole tree with -Werror on every `make test`.
 CHECK_CC ?= clang
