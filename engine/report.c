@@ -1,10 +1,12 @@
 /*
  * report.c -- partner reports: margins per customer and service over months
- * (rb_report_margins) and the reconciliation of a period (rb_close_check).
+ * (rb_report_margins), the reconciliation of a period (rb_close_check) and the gate that
+ * keeps an unreconciled period from being issued (rb_close_require).
  *
- * Provides: rb_report_margins, rb_close_check.
- * Uses: rb_price_all() for the priced lines (partner figures from rb_priced_cost), rb_org_list,
- * rb_payer_of, rb_usage_summary, rb_usage_unmapped and rb_usage_manifest_list.
+ * Provides: rb_report_margins, rb_close_check, rb_close_require.
+ * Uses: rb_price_all() for the priced lines (partner figures from rb_priced_cost), and again
+ * with a plan that passes every line for the lines a plan hid; rb_org_list, rb_payer_of,
+ * rb_usage_summary, rb_usage_unmapped and rb_usage_manifest_list.
  * Must never: round a sum (only the margin percentage is rounded); add amounts of different
  * currencies; write to the store.
  */
@@ -15,11 +17,40 @@
 
 /* ---- margins ------------------------------------------------------------------------------ */
 
+/*
+ * Hidden lines. A priced result leaves out the lines the pass-through policy hides from the
+ * invoice (rb_priced_count()), yet the partner pays them (a hidden tax) or keeps them (a hidden
+ * credit). A customer-month whose result hid lines is priced a second time with a plan that
+ * passes every line at the partner's cost: same input lines, same payer chain, so every line
+ * comes with its billed cost and its cost to the payer. Per service, the hidden lines are then
+ * exactly "every line" minus "the lines shown": the first pricing subtracts the shown lines from
+ * the service's hidden row, the second adds every line to it.
+ * NEEDSWORK: an accessor for the hidden lines of a priced result (in price.c) would spare the
+ * second pricing of the customers that have any.
+ */
+static const char pass_all_src[] = "return rebill.plan {\n"
+                                   "    name = \"every line at the partner's cost\",\n"
+                                   "    base = \"billed\",\n"
+                                   "    passthrough = { [\"*\"] = \"pass\" },\n"
+                                   "}\n";
+
 struct mrow {
     char *customer;
     char *service;
     char currency[4];
+    bool hidden;   /* the hidden lines of `service` */
+    bool total;    /* the customer's total in `currency` (service "") */
+    long lines;    /* hidden rows: lines hidden; 0 means none and the row is not shown */
+    uint64_t hash; /* of the key, for the index */
     rb_dec billed, cost, charged;
+};
+
+/* A customer of the month whose result hid lines: its hidden lines are priced again. */
+struct pending {
+    char org[RB_ORG_ID_MAX + 1];
+    long shown;  /* usage lines of its result */
+    long hidden; /* rb_priced_margin()->hidden */
+    bool seen;   /* priced again */
 };
 
 struct margins {
@@ -27,28 +58,80 @@ struct margins {
     const char *org; /* filter, or NULL */
     struct mrow *v;
     size_t n, cap;
+    size_t *slot; /* open addressing: index + 1 into v, 0 when free */
+    size_t nslot; /* a power of two, at least 2 x cap */
+    struct pending *pend;
+    size_t npend, pcap;
 };
 
-static struct mrow *mrow_find(struct margins *m, const char *cust, const char *svc,
-                              const char *cur, rb_status *rc)
+static uint64_t mix(uint64_t h, const char *s)
 {
-    struct mrow *r;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return (h ^ 0xff) * 1099511628211u; /* a separator no string holds */
+}
 
+static uint64_t mrow_hash(const char *cust, const char *svc, const char *cur, bool hidden,
+                          bool total)
+{
+    uint64_t h = 14695981039346656037u;
+
+    h = mix(mix(mix(h, cust), svc), cur);
+    return (h ^ (uint64_t)(hidden + 2 * total)) * 1099511628211u;
+}
+
+static rb_status mrow_index(struct margins *m, size_t nslot)
+{
+    size_t *s = rbi_calloc(nslot, sizeof(*s));
+
+    if (!s)
+        return RB_NOMEM;
     for (size_t i = 0; i < m->n; i++) {
-        r = &m->v[i];
-        if (strcmp(r->customer, cust) == 0 && strcmp(r->service, svc) == 0 &&
+        size_t h = (size_t)m->v[i].hash & (nslot - 1);
+        while (s[h])
+            h = (h + 1) & (nslot - 1);
+        s[h] = i + 1;
+    }
+    rbi_free(m->slot);
+    m->slot = s;
+    m->nslot = nslot;
+    return RB_OK;
+}
+
+/* The row of a key, added (zero) when new. Pointers into m->v are valid until the next call. */
+static struct mrow *mrow_find(struct margins *m, const char *cust, const char *svc,
+                              const char *cur, bool hidden, bool total, rb_status *rc)
+{
+    uint64_t hash = mrow_hash(cust, svc, cur, hidden, total);
+    struct mrow *r;
+    size_t h;
+
+    for (h = m->nslot ? (size_t)hash & (m->nslot - 1) : 0; m->nslot && m->slot[h];
+         h = (h + 1) & (m->nslot - 1)) {
+        r = &m->v[m->slot[h] - 1];
+        if (r->hash == hash && r->hidden == hidden && r->total == total &&
+            strcmp(r->customer, cust) == 0 && strcmp(r->service, svc) == 0 &&
             strcmp(r->currency, cur) == 0)
             return r;
     }
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 16;
-        struct mrow *v = rbi_realloc(m->v, cap * sizeof(*v));
+        struct mrow *v;
+        if (cap > SIZE_MAX / 4 / sizeof(*v)) {
+            *rc = RB_NOMEM;
+            return NULL;
+        }
+        v = rbi_realloc(m->v, cap * sizeof(*v));
         if (!v) {
             *rc = RB_NOMEM;
             return NULL;
         }
         m->v = v;
         m->cap = cap;
+        if ((*rc = mrow_index(m, cap * 2)) != RB_OK)
+            return NULL;
+        for (h = (size_t)hash & (m->nslot - 1); m->slot[h]; h = (h + 1) & (m->nslot - 1))
+            ;
     }
     r = &m->v[m->n];
     memset(r, 0, sizeof(*r));
@@ -61,48 +144,195 @@ static struct mrow *mrow_find(struct margins *m, const char *cust, const char *s
         return NULL;
     }
     rbi_strlcpy(r->currency, cur, sizeof(r->currency));
+    r->hidden = hidden;
+    r->total = total;
+    r->hash = hash;
     r->billed = rb_dec_zero();
     r->cost = rb_dec_zero();
     r->charged = rb_dec_zero();
-    m->n++;
+    m->slot[h] = ++m->n;
     return r;
 }
 
+/* Add (sign 1) or subtract (sign -1) a line's billed cost and cost, and its price if asked. */
+static rb_status mrow_add(struct margins *m, struct mrow *r, const rb_price_cost *c, int sign,
+                          bool price)
+{
+    rb_status rc = RB_OK;
+
+    if (sign > 0) {
+        if ((rc = rb_dec_add(&r->billed, &r->billed, &c->billed)) == RB_OK &&
+            (rc = rb_dec_add(&r->cost, &r->cost, &c->cost)) == RB_OK && price)
+            rc = rb_dec_add(&r->charged, &r->charged, &c->price);
+    } else if ((rc = rb_dec_sub(&r->billed, &r->billed, &c->billed)) == RB_OK) {
+        rc = rb_dec_sub(&r->cost, &r->cost, &c->cost);
+    }
+    if (rc != RB_OK)
+        return rbi_txn_error(m->txn, rc, "margin of %s, %s: sum out of range", r->customer,
+                             r->service);
+    r->lines += sign;
+    return RB_OK;
+}
+
+static const char *line_key(const rb_price_line *l)
+{
+    return l->service[0] ? l->service : l->label;
+}
+
+static const char *usage_currency(const rb_priced *p)
+{
+    const rb_price_totals *t = rb_priced_totals(p);
+
+    return t->usage_currency[0] ? t->usage_currency : t->currency;
+}
+
+/* The first pricing: every line shown, in its service's row; see pass_all_src. */
 static rb_status margins_each(const char *org, rb_status rc, const char *msg, const rb_priced *p,
                               void *ctx)
 {
     struct margins *m = ctx;
-    const rb_price_totals *t;
+    const char *cur;
+    bool hid;
+    long shown = 0;
 
     if (m->org && strcmp(org, m->org) != 0)
         return RB_OK;
     if (rc != RB_OK)
         return rbi_txn_error(m->txn, rc, "%s", msg ? msg : "pricing failed");
-    t = rb_priced_totals(p);
+    cur = usage_currency(p);
+    hid = rb_priced_margin(p)->hidden > 0;
     for (size_t i = 0; i < rb_priced_count(p); i++) {
         const rb_price_line *l = rb_priced_line(p, i);
         const rb_price_cost *c = rb_priced_cost(p, i);
-        const char *key = l->service[0] ? l->service : l->label;
-        const char *cur = t->usage_currency[0] ? t->usage_currency : t->currency;
-        struct mrow *r = mrow_find(m, org, key, cur, &rc);
+        struct mrow *r = mrow_find(m, org, line_key(l), cur, false, false, &rc);
 
-        if (!r)
+        if (!r || (rc = mrow_add(m, r, c, 1, true)) != RB_OK)
             return rc;
-        if ((rc = rb_dec_add(&r->billed, &r->billed, &c->billed)) != RB_OK ||
-            (rc = rb_dec_add(&r->cost, &r->cost, &c->cost)) != RB_OK ||
-            (rc = rb_dec_add(&r->charged, &r->charged, &c->price)) != RB_OK)
-            return rbi_txn_error(m->txn, rc, "margin of %s, %s: sum out of range", org, key);
+        if (hid && c->input >= 0) {
+            r = mrow_find(m, org, line_key(l), cur, true, false, &rc);
+            if (!r || (rc = mrow_add(m, r, c, -1, false)) != RB_OK)
+                return rc;
+            shown++;
+        }
+    }
+    if (hid) {
+        struct pending *pd;
+        if (m->npend == m->pcap) {
+            size_t cap = m->pcap ? m->pcap * 2 : 8;
+            pd = rbi_realloc(m->pend, cap * sizeof(*pd));
+            if (!pd)
+                return rbi_txn_error(m->txn, RB_NOMEM, "out of memory");
+            m->pend = pd;
+            m->pcap = cap;
+        }
+        pd = &m->pend[m->npend++];
+        memset(pd, 0, sizeof(*pd));
+        rbi_strlcpy(pd->org, org, sizeof(pd->org));
+        pd->shown = shown;
+        pd->hidden = rb_priced_margin(p)->hidden;
     }
     return RB_OK;
 }
 
+/* The second pricing, every line at the partner's cost: added to the hidden rows. */
+static rb_status hidden_each(const char *org, rb_status rc, const char *msg, const rb_priced *p,
+                             void *ctx)
+{
+    struct margins *m = ctx;
+    struct pending *pd = NULL;
+    const char *cur;
+    long n = 0;
+
+    for (size_t i = 0; i < m->npend && !pd; i++)
+        if (strcmp(m->pend[i].org, org) == 0)
+            pd = &m->pend[i];
+    if (!pd)
+        return RB_OK;
+    if (rc != RB_OK)
+        return rbi_txn_error(m->txn, rc, "%s (pricing the hidden lines of %s)",
+                             msg ? msg : "pricing failed", org);
+    cur = usage_currency(p);
+    for (size_t i = 0; i < rb_priced_count(p); i++) {
+        const rb_price_line *l = rb_priced_line(p, i);
+        const rb_price_cost *c = rb_priced_cost(p, i);
+        struct mrow *r;
+
+        if (c->input < 0)
+            continue;
+        r = mrow_find(m, org, line_key(l), cur, true, false, &rc);
+        if (!r || (rc = mrow_add(m, r, c, 1, false)) != RB_OK)
+            return rc;
+        n++;
+    }
+    if (RB_NEVER(n != pd->shown + pd->hidden))
+        return rbi_txn_error(m->txn, RB_ERROR,
+                             "internal error: %s has %ld lines at cost, not %ld shown + %ld "
+                             "hidden",
+                             org, n, pd->shown, pd->hidden);
+    pd->seen = true;
+    return RB_OK;
+}
+
+static rb_status margins_month(struct margins *m, int month)
+{
+    rb_price_opts po;
+    long failed = 0;
+    rb_status rc;
+
+    m->npend = 0;
+    rc = rb_price_all(m->txn, month, NULL, margins_each, m, &failed);
+    if (rc != RB_OK || !m->npend)
+        return rc;
+    memset(&po, 0, sizeof(po));
+    po.rules_name = "(margins: every line at cost)";
+    po.rules_src = pass_all_src;
+    po.rules_len = sizeof(pass_all_src) - 1;
+    rc = rb_price_all(m->txn, month, &po, hidden_each, m, &failed);
+    if (rc != RB_OK)
+        return rc;
+    for (size_t i = 0; i < m->npend; i++)
+        if (RB_NEVER(!m->pend[i].seen))
+            return rbi_txn_error(m->txn, RB_ERROR,
+                                 "internal error: %s was not priced again for its hidden lines",
+                                 m->pend[i].org);
+    return RB_OK;
+}
+
+/* One total row per customer and currency: the sum of its rows (hidden ones included). */
+static rb_status margins_totals(struct margins *m)
+{
+    size_t n = m->n;
+    rb_status rc = RB_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        struct mrow row = m->v[i], *t;
+
+        if (row.hidden && row.lines == 0)
+            continue;
+        t = mrow_find(m, row.customer, "", row.currency, false, true, &rc);
+        if (!t)
+            return rc;
+        if (rb_dec_add(&t->billed, &t->billed, &row.billed) != RB_OK ||
+            rb_dec_add(&t->cost, &t->cost, &row.cost) != RB_OK ||
+            rb_dec_add(&t->charged, &t->charged, &row.charged) != RB_OK)
+            return rbi_txn_error(m->txn, RB_OVERFLOW, "total margin of %s: sum out of range",
+                                 row.customer);
+    }
+    return RB_OK;
+}
+
+/* Rows, then totals; by customer, service (a service's hidden row after its row), currency. */
 static int mrow_cmp(const void *a, const void *b)
 {
     const struct mrow *x = a, *y = b;
-    int c = strcmp(x->customer, y->customer);
+    int c = (int)x->total - (int)y->total;
 
     if (c == 0)
+        c = strcmp(x->customer, y->customer);
+    if (c == 0)
         c = strcmp(x->service, y->service);
+    if (c == 0)
+        c = (int)x->hidden - (int)y->hidden;
     if (c == 0)
         c = strcmp(x->currency, y->currency);
     return c;
@@ -111,7 +341,7 @@ static int mrow_cmp(const void *a, const void *b)
 rb_status rb_report_margins(rb_txn *txn, int from, int to, const char *org, rb_margin_cb cb,
                             void *ctx)
 {
-    struct margins m = {txn, org, NULL, 0, 0};
+    struct margins m;
     rb_status rc = RB_OK;
     rb_org o;
     char a[16], b[16];
@@ -129,12 +359,14 @@ rb_status rb_report_margins(rb_txn *txn, int from, int to, const char *org, rb_m
             return rbi_txn_error(txn, rc, "no organization \"%s\"", org);
         return rc;
     }
-    for (int month = from; month <= to; month++) {
-        long failed = 0;
-        rc = rb_price_all(txn, month, NULL, margins_each, &m, &failed);
-        if (rc != RB_OK)
+    memset(&m, 0, sizeof(m));
+    m.txn = txn;
+    m.org = org;
+    for (int month = from; month <= to; month++)
+        if ((rc = margins_month(&m, month)) != RB_OK)
             goto cleanup;
-    }
+    if ((rc = margins_totals(&m)) != RB_OK)
+        goto cleanup;
     if (m.n)
         qsort(m.v, m.n, sizeof(*m.v), mrow_cmp);
     for (size_t i = 0; i < m.n && rc == RB_OK; i++) {
@@ -142,10 +374,14 @@ rb_status rb_report_margins(rb_txn *txn, int from, int to, const char *org, rb_m
         rb_margin_row row;
         rb_dec hundred = rb_dec_from_int(100), x;
 
+        if (r->hidden && r->lines == 0)
+            continue; /* the service hid nothing */
         memset(&row, 0, sizeof(row));
         row.customer = r->customer;
         row.service = r->service;
         memcpy(row.currency, r->currency, sizeof(row.currency));
+        row.hidden = r->hidden;
+        row.total = r->total;
         row.billed = r->billed;
         row.cost = r->cost;
         row.charged = r->charged;
@@ -166,6 +402,8 @@ cleanup:
         rbi_free(m.v[i].service);
     }
     rbi_free(m.v);
+    rbi_free(m.slot);
+    rbi_free(m.pend);
     return rc;
 }
 
@@ -304,5 +542,64 @@ cleanup:
     for (size_t i = 0; i < cl.norgs; i++)
         rbi_free(cl.orgs[i]);
     rbi_free(cl.orgs);
+    return rc;
+}
+
+/* ---- the gate before issuing -------------------------------------------------------------- */
+
+#define GATE_LIST_MAX 8 /* currencies named in the message; the rest are counted */
+
+struct gate {
+    struct rb_buf msg;
+    int listed, more;
+};
+
+static rb_status gate_row(const rb_close_row *r, void *ctx)
+{
+    struct gate *g = ctx;
+    char a[RB_DEC_BUFSZ], b[RB_DEC_BUFSZ], c[RB_DEC_BUFSZ], d[RB_DEC_BUFSZ];
+
+    if (rb_dec_sign(&r->difference) == 0)
+        return RB_OK;
+    if (g->listed == GATE_LIST_MAX) {
+        g->more++;
+        return RB_OK;
+    }
+    rb_dec_format(&r->imported, a, sizeof(a));
+    rb_dec_format(&r->mapped, b, sizeof(b));
+    rb_dec_format(&r->unmapped, c, sizeof(c));
+    rb_dec_format(&r->difference, d, sizeof(d));
+    g->listed++;
+    return rbi_buf_printf(&g->msg, "%s%s imported %s, mapped %s, unmapped %s, difference %s",
+                          g->listed > 1 ? "; " : "", r->currency, a, b, c, d);
+}
+
+rb_status rb_close_require(rb_txn *txn, int month, bool force, bool *forced)
+{
+    struct gate g;
+    bool reconciled = false;
+    char mb[16];
+    rb_status rc;
+
+    if (!txn || !forced)
+        return RB_MISUSE;
+    *forced = false;
+    memset(&g, 0, sizeof(g));
+    rc = rb_close_check(txn, month, gate_row, &g, &reconciled);
+    if (rc != RB_OK || reconciled)
+        goto cleanup;
+    if (g.more && (rc = rbi_buf_printf(&g.msg, "; and %d more currencies", g.more)) != RB_OK)
+        goto cleanup;
+    rb_month_format(month, mb, sizeof(mb));
+    rc = rbi_txn_error(txn, RB_INVALID, "period %s is not reconciled: %s", mb,
+                       g.msg.data ? g.msg.data : "");
+    if (force) {
+        *forced = true;
+        rc = RB_OK;
+    }
+cleanup:
+    if (rc == RB_NOMEM)
+        rbi_txn_error(txn, rc, "out of memory");
+    rbi_buf_release(&g.msg);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * cli_report.c -- `rebill report margins`: the partner's margin per customer and service over
- * one or more months, as Markdown, JSON or CSV. Partner-only: never for a customer.
+ * one or more months, as Markdown, JSON or CSV, with the lines hidden from the invoice in rows
+ * of their own and a total per customer. Partner-only: never for a customer.
  *
  *   rebill report margins --period M [--to M2] [--org O] [--format md|json|csv]
  */
@@ -16,7 +17,11 @@ static const char report_help[] =
     "and in the usage currency: billed (AWS billed cost), cost (what the payer pays: the\n"
     "billed cost, or in a chain the price its own payer charges), charged (the showback\n"
     "price before tax), margin = charged - cost, margin_pct = margin / cost x 100 rounded\n"
-    "half-even to 2 places (\"n/a\" when cost is 0). Nothing is stored.\n"
+    "half-even to 2 places (\"n/a\" when cost is 0). Lines the pass-through policy hides\n"
+    "from the invoice have a row of their own (hidden: yes) with charged 0, so margin is\n"
+    "-cost: a hidden credit is money the partner keeps, a hidden tax one it pays. Each\n"
+    "customer's total per currency follows the rows (md and json; csv has the rows only).\n"
+    "Nothing is stored.\n"
     "\n"
     "  --period M     the first billing period (YYYY-MM)\n"
     "  --to M2        the last billing period (default: M)\n"
@@ -32,6 +37,7 @@ struct rep {
     FILE *out;
     struct jw w;
     long rows;
+    bool totals; /* the total rows have begun */
 };
 
 /* Markdown table cell: characters that could break the table or add markup are escaped. */
@@ -62,10 +68,32 @@ static void csv_cell(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The total rows come after every other row: close the rows, open the totals. */
+static void begin_totals(struct rep *p)
+{
+    p->totals = true;
+    switch (p->fmt) {
+    case FMT_JSON:
+        jw_arr_end(&p->w);
+        jw_key(&p->w, "totals");
+        jw_arr(&p->w);
+        break;
+    case FMT_CSV:
+        break;
+    default:
+        fputs("\n## Totals\n\n"
+              "| Customer | Currency | Billed | Cost | Charged | Margin | Margin % |\n"
+              "|---|---|--:|--:|--:|--:|--:|\n",
+              p->out);
+        break;
+    }
+}
+
 static rb_status report_row(const rb_margin_row *r, void *ctx)
 {
     struct rep *p = ctx;
     char b[RB_DEC_BUFSZ], c[RB_DEC_BUFSZ], ch[RB_DEC_BUFSZ], m[RB_DEC_BUFSZ], pc[RB_DEC_BUFSZ];
+    const char *hid = r->hidden ? "yes" : "no";
 
     rb_dec_format(&r->billed, b, sizeof(b));
     rb_dec_format(&r->cost, c, sizeof(c));
@@ -75,14 +103,22 @@ static rb_status report_row(const rb_margin_row *r, void *ctx)
         rb_dec_format(&r->margin_pct, pc, sizeof(pc));
     else
         snprintf(pc, sizeof(pc), "n/a");
+    if (r->total && !p->totals)
+        begin_totals(p);
+    if (r->total && p->fmt == FMT_CSV)
+        return RB_OK;
     p->rows++;
     switch (p->fmt) {
     case FMT_JSON:
         jw_obj(&p->w);
         jw_key(&p->w, "customer");
         jw_str(&p->w, r->customer);
-        jw_key(&p->w, "service");
-        jw_str(&p->w, r->service);
+        if (!r->total) {
+            jw_key(&p->w, "service");
+            jw_str(&p->w, r->service);
+            jw_key(&p->w, "hidden");
+            jw_bool(&p->w, r->hidden);
+        }
         jw_key(&p->w, "currency");
         jw_str(&p->w, r->currency);
         jw_key(&p->w, "billed");
@@ -101,12 +137,17 @@ static rb_status report_row(const rb_margin_row *r, void *ctx)
         csv_cell(p->out, r->customer);
         fputc(',', p->out);
         csv_cell(p->out, r->service);
-        fprintf(p->out, ",%s,%s,%s,%s,%s,%s\n", r->currency, b, c, ch, m, pc);
+        fprintf(p->out, ",%s,%s,%s,%s,%s,%s,%s\n", r->currency, b, c, ch, m, pc, hid);
         break;
     default:
         fprintf(p->out, "| %s | ", r->customer);
+        if (r->total) {
+            fprintf(p->out, "%s | %s | %s | %s | %s | %s |\n", r->currency, b, c, ch, m, pc);
+            break;
+        }
         md_cell(p->out, r->service);
-        fprintf(p->out, " | %s | %s | %s | %s | %s | %s |\n", r->currency, b, c, ch, m, pc);
+        fprintf(p->out, " | %s | %s | %s | %s | %s | %s | %s |\n", r->currency, b, c, ch, m, pc,
+                hid);
         break;
     }
     return RB_OK;
@@ -194,19 +235,21 @@ int cli_report(struct cli *c, int argc, char **argv)
         jw_key(&p.w, "rows");
         jw_arr(&p.w);
     } else if (p.fmt == FMT_CSV) {
-        fputs("customer,service,currency,billed,cost,charged,margin,margin_pct\n", p.out);
+        fputs("customer,service,currency,billed,cost,charged,margin,margin_pct,hidden\n", p.out);
     } else {
         fprintf(p.out, "# Margins %s", m1);
         if (p.to != p.from)
             fprintf(p.out, " to %s", m2);
         fputs("\n\n| Customer | Service | Currency | Billed | Cost | Charged | Margin "
-              "| Margin % |\n|---|---|---|--:|--:|--:|--:|--:|\n", p.out);
+              "| Margin % | Hidden |\n|---|---|---|--:|--:|--:|--:|--:|---|\n", p.out);
     }
     st = rb_store_view(c->store, do_report, &p);
     if (st != RB_OK) {
         fclose(p.out);
         return cli_fail(c, st);
     }
+    if (!p.totals)
+        begin_totals(&p); /* an empty report: an empty totals table */
     if (p.fmt == FMT_JSON) {
         jw_arr_end(&p.w);
         jw_obj_end(&p.w);
