@@ -34,6 +34,7 @@ static const char main_help[] =
     "  invoice    invoices: preview, issue (numbered, frozen), void (credit note), show,\n"
     "             list, run (every customer of a period to a directory)\n"
     "  report     partner reports: margins per customer and service\n"
+    "  export     customer exports: a customer-month's showback as a FOCUS 1.2 CSV\n"
     "  close      reconcile a period: mapped + unmapped usage == imported billed cost\n"
     "  config     database settings (e.g. max-chain-depth)\n"
     "  db         database maintenance: info, dump\n"
@@ -400,6 +401,9 @@ void jw_end(struct jw *w)
  * main
  * =================================================================================== */
 
+/* `rebill export` (cli_export.c) */
+int cli_export(struct cli *c, int argc, char **argv);
+
 static const struct {
     const char *name;
     int (*fn)(struct cli *, int, char **);
@@ -409,6 +413,7 @@ static const struct {
     {"db", cli_db},         {"plan", cli_plan},       {"rules", cli_rules},
     {"price", cli_price},   {"invoice", cli_invoice},
     {"report", cli_report}, {"close", cli_close},
+    {"export", cli_export},
 };
 
 int main(int argc, char **argv)
