@@ -3,10 +3,12 @@
  * the frozen store of issued invoices and credit notes (rb_invoice_*, rb_profile_*).
  *
  * Provides: rb_profile_set/get; rb_invoice_preview/issue/void/get/list; for the tests and
- * lapi_md.c, rbi_inv_render() and rbi_inv_round_lines() (invoice.h).
+ * lapi_md.c, rbi_inv_render() and rbi_inv_round_lines(); for layout.c, rbi_inv_layout_check()
+ * (invoice.h).
  * Uses: rb_price_org() (price.c) for the priced lines, rb_payer_of() for the issuer, the
- * sandbox for layouts (lapi_md.c gives them the builder), rb_render_html/rb_render_page, the
- * key/value layer ("invoices", "invoice_index", "profiles"; meta counters for numbering).
+ * sandbox for layouts (lapi_md.c gives them the builder), rbi_layout_resolve() (layout.c) for
+ * the layout of a document, rb_render_html/rb_render_page, the key/value layer ("invoices",
+ * "invoice_index", "profiles"; meta counters for numbering).
  * Must never: put a partner cost, billed cost or margin into a document (only rb_price_line
  * and rb_price_totals are read); rewrite an issued invoice's record (issue writes it with
  * RBI_NOOVERWRITE; void writes a credit note and a marker beside it); take a number outside
@@ -490,6 +492,62 @@ static int layout_push(lua_State *L, void *vctx)
     return 2;
 }
 
+/* Whether the layout's main chunk returned a function, and if not, what. */
+struct fn_check {
+    int rule;
+    int type;
+    const char *tname; /* Lua's static type name */
+};
+
+static void check_fn(lua_State *L, void *vctx)
+{
+    struct fn_check *c = vctx;
+
+    rbi_sandbox_push_rule(L, c->rule);
+    c->type = lua_type(L, -1);
+    c->tname = lua_typename(L, c->type);
+    lua_pop(L, 1);
+}
+
+/* Load a layout into `sb` and check that it returns a function. The message in err names the
+ * layout (and the file:line, from the sandbox). */
+static rb_status load_layout(struct rbi_sandbox *sb, const char *name, const char *src,
+                             size_t len, int *rule, rb_error *err)
+{
+    struct fn_check c = {0, LUA_TNONE, "?"};
+    rb_status rc = rbi_sandbox_load(sb, name, src, len, rule);
+
+    if (rc == RB_OK) {
+        c.rule = *rule;
+        rc = rbi_sandbox_run(sb, check_fn, &c);
+    }
+    if (rc != RB_OK)
+        return rbi_error_set(err, rc, "layout %s: %s", name, rbi_sandbox_errmsg(sb));
+    if (c.type != LUA_TFUNCTION)
+        return rbi_error_set(err, RB_INVALID,
+                             "layout %s: it returns %s%s, not a function (a layout is "
+                             "`return function(inv, md) ... end`)", name,
+                             c.type == LUA_TNIL ? "" : "a ",
+                             c.type == LUA_TNIL ? "nothing" : c.tname);
+    return RB_OK;
+}
+
+rb_status rbi_inv_layout_check(const char *name, const char *src, size_t len,
+                               const rb_limits *limits, rb_error *err)
+{
+    struct rbi_sandbox *sb = NULL;
+    int rule;
+    rb_status rc;
+
+    if (err)
+        memset(err, 0, sizeof(*err));
+    rc = rbi_sandbox_new(&sb, limits, err);
+    if (rc == RB_OK)
+        rc = load_layout(sb, name ? name : "layout", src ? src : "", len, &rule, err);
+    rbi_sandbox_free(sb);
+    return rc;
+}
+
 static const struct rbi_script *find_script(const char *name)
 {
     for (const struct rbi_script *s = rbi_scripts; s->name != NULL; s++)
@@ -688,16 +746,16 @@ rb_status rbi_inv_render(const struct rbi_inv_doc *doc, const char *name, const 
     rc = rbi_sandbox_new(&sb, limits, err);
     if (rc != RB_OK)
         goto out_free_md;
-    rc = rbi_sandbox_load(sb, name, src, len, &rule);
-    if (rc == RB_OK) {
-        lc.doc = doc;
-        lc.h = &h;
-        lc.svc = svc;
-        lc.nsvc = nsvc;
-        lc.acc = acc;
-        lc.nacc = nacc;
-        rc = rbi_sandbox_call(sb, rule, NULL, layout_push, 0, NULL, &lc);
-    }
+    rc = load_layout(sb, name, src, len, &rule, err);
+    if (rc != RB_OK)
+        goto out_free_sandbox;
+    lc.doc = doc;
+    lc.h = &h;
+    lc.svc = svc;
+    lc.nsvc = nsvc;
+    lc.acc = acc;
+    lc.nacc = nacc;
+    rc = rbi_sandbox_call(sb, rule, NULL, layout_push, 0, NULL, &lc);
     if (rc != RB_OK) {
         rbi_error_set(err, rc, "layout %s: %s", name, rbi_sandbox_errmsg(sb));
         goto out_free_sandbox;
@@ -1328,13 +1386,14 @@ static rb_status input_hash(struct build *b, const struct rbi_inv_forms *f, char
 }
 
 static rb_status render_doc(rb_txn *txn, const struct rbi_inv_doc *doc,
-                            const rb_invoice_opts *opts, struct rbi_inv_forms *f)
+                            const struct rbi_layout_use *u, struct rbi_inv_forms *f)
 {
     rb_error err;
-    rb_status rc = rbi_inv_render(doc, opts ? opts->layout_name : NULL,
-                                  opts ? opts->layout_src : NULL, opts ? opts->layout_len : 0,
-                                  opts ? opts->limits : NULL, f, &err);
+    rb_status rc = rbi_inv_render(doc, u->opts.layout_name, u->opts.layout_src,
+                                  u->opts.layout_len, u->opts.limits, f, &err);
 
+    if (rc != RB_OK && u->org[0])
+        return rbi_txn_error(txn, rc, "%s (the stored layout of %s)", err.msg, u->org);
     if (rc != RB_OK)
         return rbi_txn_error(txn, rc, "%s", err.msg);
     return RB_OK;
@@ -1374,6 +1433,7 @@ rb_status rb_invoice_preview(rb_txn *txn, const char *org, int month,
 {
     struct build b;
     struct rbi_inv_forms f;
+    struct rbi_layout_use u;
     rb_status rc;
 
     if (!txn || !out)
@@ -1381,6 +1441,7 @@ rb_status rb_invoice_preview(rb_txn *txn, const char *org, int month,
     memset(out, 0, sizeof(*out));
     memset(&b, 0, sizeof(b));
     memset(&f, 0, sizeof(f));
+    memset(&u, 0, sizeof(u));
     b.txn = txn;
     b.org = org;
     b.month = month;
@@ -1388,7 +1449,11 @@ rb_status rb_invoice_preview(rb_txn *txn, const char *org, int month,
     b.opts = opts;
     rc = build_doc(&b, "draft");
     if (rc == RB_OK)
-        rc = render_doc(txn, &b.doc, opts, &f);
+        rc = rbi_layout_resolve(txn, org, b.pi.chain[0], opts, &u);
+    if (rc == RB_OK) {
+        b.opts = &u.opts; /* the input hash covers the layout actually used */
+        rc = render_doc(txn, &b.doc, &u, &f);
+    }
     if (rc == RB_OK)
         rc = input_hash(&b, &f, out->inputs_hash);
     if (rc == RB_OK) {
@@ -1396,6 +1461,7 @@ rb_status rb_invoice_preview(rb_txn *txn, const char *org, int month,
         take_forms(out, &f);
     }
     rbi_inv_forms_release(&f);
+    rbi_layout_use_release(&u);
     build_release(&b);
     return rc;
 }
@@ -1499,6 +1565,7 @@ rb_status rb_invoice_issue(rb_txn *txn, const char *org, int month, const rb_inv
 {
     struct build b;
     struct rbi_inv_forms f;
+    struct rbi_layout_use u;
     struct live_ctx live;
     char number[RB_INVOICE_NUMBER_MAX + 1], mon[16];
     rb_status rc;
@@ -1508,6 +1575,7 @@ rb_status rb_invoice_issue(rb_txn *txn, const char *org, int month, const rb_inv
     memset(out, 0, sizeof(*out));
     memset(&b, 0, sizeof(b));
     memset(&f, 0, sizeof(f));
+    memset(&u, 0, sizeof(u));
     if (rb_txn_is_readonly(txn))
         return RB_READONLY;
     b.txn = txn;
@@ -1516,8 +1584,11 @@ rb_status rb_invoice_issue(rb_txn *txn, const char *org, int month, const rb_inv
     b.now = now;
     b.opts = opts;
     rc = build_doc(&b, "invoice");
+    if (rc == RB_OK) /* before any write: the resolved source is a copy, but read it first */
+        rc = rbi_layout_resolve(txn, org, b.pi.chain[0], opts, &u);
     if (rc != RB_OK)
         goto out_release;
+    b.opts = &u.opts; /* the input hash covers the layout actually used */
     live.month = month;
     live.number[0] = 0;
     rc = each_of_customer(txn, org, live_find, &live);
@@ -1532,7 +1603,7 @@ rb_status rb_invoice_issue(rb_txn *txn, const char *org, int month, const rb_inv
     if (rc != RB_OK)
         goto out_release;
     b.doc.number = number;
-    rc = render_doc(txn, &b.doc, opts, &f);
+    rc = render_doc(txn, &b.doc, &u, &f);
     if (rc == RB_OK)
         rc = input_hash(&b, &f, out->inputs_hash);
     if (rc != RB_OK)
@@ -1543,6 +1614,7 @@ rb_status rb_invoice_issue(rb_txn *txn, const char *org, int month, const rb_inv
         take_forms(out, &f);
 out_release:
     rbi_inv_forms_release(&f);
+    rbi_layout_use_release(&u);
     build_release(&b);
     return rc;
 }
@@ -1666,6 +1738,7 @@ rb_status rb_invoice_void(rb_txn *txn, const char *issuer, const char *number,
     struct rbi_inv_doc d;
     struct rbi_inv_line line;
     struct rbi_inv_forms f;
+    struct rbi_layout_use u;
     rb_profile ip, cp;
     rb_org co;
     char cn[RB_INVOICE_NUMBER_MAX + 1], descr[96], mon[16];
@@ -1677,6 +1750,7 @@ rb_status rb_invoice_void(rb_txn *txn, const char *issuer, const char *number,
         return RB_MISUSE;
     memset(out, 0, sizeof(*out));
     memset(&f, 0, sizeof(f));
+    memset(&u, 0, sizeof(u));
     if (!reason || !*reason || strlen(reason) > RB_INVOICE_REASON_MAX || !text_ok(reason, false))
         return rbi_txn_error(txn, RB_INVALID,
                              "invalid reason \"%.60s\": want 1..255 bytes of text without "
@@ -1702,6 +1776,8 @@ rb_status rb_invoice_void(rb_txn *txn, const char *issuer, const char *number,
         rc = rb_profile_get(txn, s->inv.customer, &cp);
     if (rc == RB_OK)
         rc = rb_org_get(txn, s->inv.customer, &co);
+    if (rc == RB_OK)
+        rc = rbi_layout_resolve(txn, s->inv.customer, s->inv.issuer, opts, &u);
     if (rc == RB_OK)
         rc = next_number(txn, "CN", s->inv.issuer, now, cn);
     if (rc != RB_OK)
@@ -1735,13 +1811,17 @@ rb_status rb_invoice_void(rb_txn *txn, const char *issuer, const char *number,
     d.tax_rate = rb_dec_zero();
     d.tax = rb_dec_neg(&s->inv.tax);
     d.total = rb_dec_neg(&s->inv.total);
-    rc = render_doc(txn, &d, opts, &f);
+    rc = render_doc(txn, &d, &u, &f);
     if (rc != RB_OK)
         goto out_free;
     fill_header(out, &d, RB_INVOICE_CREDIT);
     {
         struct hash_ctx hc = {FNV_INIT};
         hc.h = fnv(hc.h, s->inv.inputs_hash, strlen(s->inv.inputs_hash));
+        if (u.opts.layout_src)
+            hc.h = fnv(hc.h, u.opts.layout_src, u.opts.layout_len);
+        else
+            hc.h = fnv(hc.h, DEFAULT_LAYOUT, strlen(DEFAULT_LAYOUT));
         hc.h = fnv(hc.h, f.json.data, f.json.len);
         snprintf(out->inputs_hash, sizeof(out->inputs_hash), "%016llx",
                  (unsigned long long)hc.h);
@@ -1755,6 +1835,7 @@ rb_status rb_invoice_void(rb_txn *txn, const char *issuer, const char *number,
         take_forms(out, &f);
 out_free:
     rbi_inv_forms_release(&f);
+    rbi_layout_use_release(&u);
     rbi_free(s);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * invoice.h -- the private interface of invoice.c (invoice documents: data, layout, rendering)
- * and lapi_md.c (the Markdown builder as a Lua object).
+ * invoice.h -- the private interface of invoice.c (invoice documents: data, layout, rendering),
+ * layout.c (stored layouts and the choice of a document's layout) and lapi_md.c (the Markdown
+ * builder as a Lua object).
  *
  * Provides: the showback-only document an invoice layout sees (struct rbi_inv_doc: issuer,
  * customer, dates, lines, totals; no partner cost and no margin: the struct has no field for
@@ -77,11 +78,40 @@ RBI_FUNC rb_status rbi_inv_render(const struct rbi_inv_doc *doc, const char *nam
                                   const char *src, size_t len, const rb_limits *limits,
                                   struct rbi_inv_forms *out, rb_error *err);
 
+/* Load a layout in a new sandbox under `limits` and check that it returns a function, without
+ * running it: RB_OK, the sandbox's codes (RB_SYNTAX, limits, ...), RB_INVALID (it returns
+ * something else); the message in err names the layout and, from Lua, the file:line. */
+RBI_FUNC rb_status rbi_inv_layout_check(const char *name, const char *src, size_t len,
+                                        const rb_limits *limits, rb_error *err);
+
+/* The layout a document is rendered with (layout.c): the caller's options with the layout
+ * filled in. Release with rbi_layout_use_release (also after a failure; a zeroed one is
+ * harmless). */
+struct rbi_layout_use {
+    rb_invoice_opts opts;              /* opts.layout_src NULL: scripts/layouts/default.lua */
+    char org[RB_ORG_ID_MAX + 1];       /* whose stored layout it is; "" otherwise */
+    char name[RB_PRICE_LABEL_MAX + 1]; /* a stored layout's name */
+    char *src;                         /* a stored layout's source, copied out of the map */
+};
+/* Choose the layout of a document of `customer` issued by `issuer`: the caller's (`given`
+ * with a layout_src) > the customer's stored layout > the issuer's > the default. */
+RBI_FUNC rb_status rbi_layout_resolve(rb_txn *txn, const char *customer, const char *issuer,
+                                      const rb_invoice_opts *given, struct rbi_layout_use *out);
+RBI_FUNC void rbi_layout_use_release(struct rbi_layout_use *u);
+
 /* Spread the rounding of a total over lines (largest remainder): rounds each of `exact`
  * to the currency's minor unit into `out` so that the rounded lines add up to `target`
  * exactly (target must be within n minor units of the sum of the rounded lines). */
 RBI_FUNC rb_status rbi_inv_round_lines(const rb_dec *exact, rb_dec *out, size_t n,
                                        const char *currency, const rb_dec *target);
+
+/* export.c (customer exports), for its unit tests: append one RFC 4180 field (quoted when it
+ * holds a comma, quote, CR or LF; with `text`, a leading = + - @ TAB or CR gets an apostrophe
+ * so that spreadsheets do not run it as a formula); the FOCUS ChargeCategory of a CUR line
+ * item type; the FOCUS ServiceCategory of an AWS product code ("Other" when unknown). */
+RBI_FUNC rb_status rbi_export_csv_field(struct rb_buf *b, const char *s, bool text);
+RBI_FUNC const char *rbi_export_category(const char *line_type);
+RBI_FUNC const char *rbi_export_service_category(const char *service);
 
 /* The builder as lapi_md.c sees it: owned by invoice.c, revoked (md = NULL) once the layout
  * returned. */

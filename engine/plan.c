@@ -2082,9 +2082,9 @@ static rb_status cut_periods(rb_txn *txn, const char *org, int from, int to, int
     return rc;
 }
 
-/* Store a rule file's content under its hash (once). */
-static rb_status put_rules(rb_txn *txn, const char *name, const char *src, size_t len, int64_t now,
-                           uint64_t h)
+/* Store a rule file's (or a layout's) content under its hash, once. */
+rb_status rbi_rules_put(rb_txn *txn, const char *name, const char *src, size_t len, int64_t now,
+                        uint64_t h)
 {
     unsigned char key[8];
     struct rbi_val v;
@@ -2165,7 +2165,7 @@ rb_status rb_plan_assign(rb_txn *txn, const char *org, const char *name, const c
     hash_hex(h, a.hash);
     keep_name(a.name, name);
     a.assigned_at = now;
-    rc = put_rules(txn, a.name, src ? src : "", len, now, h);
+    rc = rbi_rules_put(txn, a.name, src ? src : "", len, now, h);
     if (rc == RB_OK)
         rc = cut_periods(txn, org, from, to, &cut);
     if (rc == RB_OK)

@@ -324,4 +324,9 @@ RBI_FUNC struct rbi_plan *rbi_plan_model(rb_plan *pl);
 /* Hand memory the result's lines borrow from to the result: freed with it. */
 RBI_FUNC void rbi_priced_own(rb_priced *p, void *owned, void (*owned_free)(void *));
 
+/* Store a source (a rule file, a layout) in "rules" under its content hash h, once; a stored
+ * source with the same hash and other bytes is RB_CORRUPT. */
+RBI_FUNC rb_status rbi_rules_put(rb_txn *txn, const char *name, const char *src, size_t len,
+                                 int64_t now, uint64_t h);
+
 #endif /* RB_PLAN_H */

@@ -130,7 +130,8 @@ enum rbi_db {
     RBI_DB_RULES,      /* "rules": be64(content hash) -> rule file (plan.c) */
     RBI_DB_INVOICES,   /* "invoices": issuer NUL number -> frozen invoice (invoice.c) */
     RBI_DB_INVINDEX,   /* "invoice_index": by customer-month, void markers (invoice.c) */
-    RBI_DB_PROFILES,   /* "profiles": org id -> invoicing profile (invoice.c) */
+    RBI_DB_PROFILES,   /* "profiles": org id -> invoicing profile (invoice.c); org NUL 'l' -> its
+                          stored layout (layout.c) */
     RBI_DB__COUNT
 };
 

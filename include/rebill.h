@@ -1343,8 +1343,9 @@ RB_API rb_status rb_md_result(rb_md *md, const char **out, size_t *len);
 /** # Invoices (issue 5)
  *
  * One invoice per customer organization and month, issued by the organization's direct payer
- * (the partner), laid out by a Lua layout (scripts/layouts/default.lua unless another is
- * given), rendered to Markdown, HTML and JSON. See docs/invoices.md.
+ * (the partner), laid out by a Lua layout (the one given, else the customer's stored layout,
+ * else the issuer's, else scripts/layouts/default.lua), rendered to Markdown, HTML and JSON.
+ * See docs/invoices.md.
  *
  * Privacy: every customer-facing form (Markdown, HTML, JSON) is built from showback amounts
  * only (rb_price_line, rb_price_totals); a layout cannot reach a billed cost or a margin.
@@ -1427,7 +1428,8 @@ RB_API void rb_invoice_release(rb_invoice *inv);
 /** Options of rb_invoice_preview() and rb_invoice_issue(). NULL means all defaults. */
 typedef struct rb_invoice_opts {
     const char *layout_name; /**< for messages ("layouts/acme.lua") */
-    const char *layout_src;  /**< NULL: scripts/layouts/default.lua */
+    const char *layout_src;  /**< NULL: the customer's stored layout, else the issuer's, else
+                                  scripts/layouts/default.lua (rb_layout_set()) */
     size_t layout_len;
     const rb_limits *limits; /**< of pricing and of the layout; NULL: rb_limits_default() */
 } rb_invoice_opts;
@@ -1481,14 +1483,68 @@ typedef rb_status (*rb_invoice_cb)(const rb_invoice *inv, void *ctx);
 RB_API rb_status rb_invoice_list(rb_txn *txn, const char *org, int month, rb_invoice_cb cb,
                                  void *ctx);
 
+/* -- stored layouts -- */
+
+/** An organization's stored invoice layout. As issuer, it lays out the invoices the
+ *  organization issues; as customer, the invoices it receives (this one wins). */
+typedef struct rb_layout {
+    char org[RB_ORG_ID_MAX + 1];
+    char hash[RB_RULES_HASH_LEN + 1];  /**< content hash, "" for none; rb_rules_get() gives
+                                            the source (layouts share the rule-file store) */
+    char name[RB_PRICE_LABEL_MAX + 1]; /**< the file it was set from (its last 128 bytes) */
+    int64_t set_at;
+} rb_layout;
+typedef rb_status (*rb_layout_cb)(const rb_layout *l, void *ctx);
+
+/**
+ * Vet a layout without storing it: it must compile, return a function, and lay out a sample
+ * invoice and a sample credit note within `limits` (NULL: rb_limits_default()).
+ * @param[in] name  what messages show ("layouts/acme.lua"), 1..200 bytes
+ * @return RB_OK, RB_SYNTAX, RB_INVALID (it does not return a function, leaves a table open, bad
+ *         name), RB_RUNTIME, RB_LIMIT_MEM, RB_LIMIT_STEPS, RB_TIMEOUT, RB_BLOCKED, RB_TOOBIG,
+ *         RB_NOMEM; err's message names the file and line ("layout x.lua: x.lua:3: ...").
+ * @since 0.1
+ */
+RB_API rb_status rb_layout_check(const char *name, const char *src, size_t len,
+                                 const rb_limits *limits, rb_error *err);
+/**
+ * Store `src` as the invoice layout of `org`, replacing the one it had. The layout is vetted
+ * first (rb_layout_check()); its content is stored by hash, so later edits of the file change
+ * nothing, and invoices already issued keep their frozen bytes.
+ * @param[out] out  may be NULL; the layout as stored
+ * @return RB_OK, RB_INVALID (bad org id or name), RB_NOTFOUND (no such org), the codes of
+ *         rb_layout_check() (nothing is stored), storage codes. Messages are on the store.
+ * @since 0.1
+ */
+RB_API rb_status rb_layout_set(rb_txn *txn, const char *org, const char *name, const char *src,
+                               size_t len, const rb_limits *limits, int64_t now, rb_layout *out);
+/**
+ * The stored layout of `org`; out->hash is "" when it has none.
+ * @return RB_OK, RB_INVALID (bad org id), RB_NOTFOUND (no such org), RB_CORRUPT.
+ * @since 0.1
+ */
+RB_API rb_status rb_layout_get(rb_txn *txn, const char *org, rb_layout *out);
+/**
+ * Remove the stored layout of `org` (its invoices fall back to the next layout in line).
+ * @return RB_OK, RB_NOTFOUND (no such org, or no stored layout), RB_INVALID.
+ * @since 0.1
+ */
+RB_API rb_status rb_layout_clear(rb_txn *txn, const char *org);
+/** Every stored layout, by org id. @since 0.1 */
+RB_API rb_status rb_layout_list(rb_txn *txn, rb_layout_cb cb, void *ctx);
+
 /* -- reports -- */
 
 /** One row of the partner's margin report: a customer, a service (or item name) and a
  *  currency, summed over the months asked for. Partner-only figures, usage currency, exact. */
 typedef struct rb_margin_row {
     const char *customer;
-    const char *service; /**< service, or the item's name for invoice-level items */
+    const char *service; /**< service, or the item's name for invoice-level items; "" in a
+                              total row */
     char currency[4];
+    bool hidden;         /**< the lines of `service` the pass-through policy hid from the
+                              invoice: charged 0, so margin = -cost */
+    bool total;          /**< the customer's total in `currency`: the sum of its rows */
     rb_dec billed;       /**< AWS billed cost of the lines */
     rb_dec cost;         /**< what the partner pays (= billed at the top of a chain) */
     rb_dec charged;      /**< showback price before tax and conversion */
@@ -1502,6 +1558,13 @@ typedef rb_status (*rb_margin_cb)(const rb_margin_row *r, void *ctx);
  * Margins of every customer a payer bills (or only `org`) over months from..to, by customer,
  * service and currency, sorted. Priced as rb_price_all() does; a customer that fails to price
  * fails the report (its message is on the store).
+ *
+ * Every input line counts: the lines the pass-through policy hides from the invoice come in a
+ * row of their own after their service's row (hidden true, charged 0), so that a customer's
+ * rows add up to what the partner really keeps. After every other row come the total rows,
+ * one per customer and currency (total true, service ""). For one month a total's charged,
+ * cost and billed are the exact sums that rb_priced_margin() of rb_price_org() gives as
+ * price, cost and billed rounded to the minor unit.
  * @return RB_OK, RB_NOTFOUND (unknown org), RB_INVALID (bad months), pricing codes, the
  *         callback's status, storage codes.
  * @since 0.1
@@ -1528,6 +1591,58 @@ typedef rb_status (*rb_close_cb)(const rb_close_row *r, void *ctx);
  */
 RB_API rb_status rb_close_check(rb_txn *txn, int month, rb_close_cb cb, void *ctx,
                                 bool *reconciled);
+
+/**
+ * The gate before a period's invoices are issued: `month` must be reconciled
+ * (rb_close_check()). When it is not, the message (rb_errmsg()) names the period and, for
+ * each currency with a difference, the imported, mapped and unmapped billed cost and the
+ * difference: "period 2026-10 is not reconciled: USD imported 12.50, mapped 8.50, unmapped
+ * 0, difference 4.00". Without `force` that is a refusal (RB_INVALID); with `force` the
+ * call returns RB_OK, sets *forced and leaves the same message on the store for the caller
+ * to show. Reads only.
+ * @param[out] forced  true when the period is not reconciled and `force` let it through
+ * @return RB_OK (reconciled, or forced), RB_INVALID (not reconciled; bad month),
+ *         RB_OVERFLOW, storage codes.
+ * @since 0.1
+ */
+RB_API rb_status rb_close_require(rb_txn *txn, int month, bool force, bool *forced);
+
+/** # Customer exports (issue 5)
+ *
+ * A customer-month's showback as a FOCUS 1.2 CSV (RFC 4180, CRLF records, UTF-8), for the
+ * customer's FinOps tools. The rows are the invoice preview's lines (rb_invoice_preview()),
+ * each usage line split into the priced lines it is made of (SKU, region, quantity) and
+ * rounded like the invoice, plus its corrections and tax: the sum of BilledCost is the
+ * invoice total, exactly. Built from showback amounts only: no billed cost, partner cost or
+ * margin appears in any column. See docs/invoices.md, "Customer exports (FOCUS 1.2)".
+ */
+
+/** Receives the file a record (the header, then each row) at a time. Return RB_OK to go on;
+ *  anything else stops the export and is returned. */
+typedef rb_status (*rb_export_write_fn)(const char *data, size_t len, void *ctx);
+
+/** What rb_export_focus() wrote. */
+typedef struct rb_export_summary {
+    long rows;        /**< data rows (the header is not counted); 0: a header-only file */
+    char currency[4]; /**< BillingCurrency: the invoice currency */
+    rb_dec total;     /**< the sum of BilledCost: the invoice preview's total */
+} rb_export_summary;
+
+/**
+ * Write `org`'s FOCUS 1.2 export for `month` through `write`. Stores nothing. Every row is
+ * computed and checked (its sum against the invoice total) before the first byte is written.
+ * A month with nothing to invoice gives the header only (out->rows 0).
+ * @param[in]  limits  of pricing; NULL: rb_limits_default()
+ * @param[in]  now     the preview's issue date (it does not appear in the file)
+ * @param[out] out     may be NULL; set on RB_OK
+ * @return RB_OK, RB_NOTFOUND (no such org), RB_INVALID (no payer in force that month, bad
+ *         month or org id), the pricing codes, what `write` returned, RB_NOMEM, storage codes;
+ *         the message is on the store.
+ * @since 0.1
+ */
+RB_API rb_status rb_export_focus(rb_txn *txn, const char *org, int month, const rb_limits *limits,
+                                 int64_t now, rb_export_write_fn write, void *ctx,
+                                 rb_export_summary *out);
 
 #ifdef __cplusplus
 }

@@ -1,12 +1,17 @@
 /*
  * test_invoice.c -- invoice documents without a store: rounding spread over lines so they add
  * up to the total, the default layout over hostile data (newline, table pipes, HTML, emphasis)
- * in Markdown and HTML, a layout that stashes the builder, and layout failures.
+ * in Markdown and HTML, a layout that stashes the builder, and layout failures; stored layouts
+ * (layout.c): vetting, storage in the rules store, and the order a document's layout is chosen.
  */
 #include "harness.h"
 #include "invoice.h"
+#include "sandbox.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+extern const struct rbi_script rbi_scripts[];
 
 static rb_dec D(const char *s)
 {
@@ -150,10 +155,182 @@ static void test_layouts(void)
     OK(f.md.data == NULL, "see line");
 }
 
+/* {===================================================================================
+ * Stored layouts (layout.c): vetting, storage, and the choice of a document's layout
+ * =================================================================================== */
+
+static void test_layout_check(void)
+{
+    const struct rbi_script *def = NULL;
+    const char *marks = "return function(inv, md) md:heading(1, inv.kind) end\n";
+    const char *tab = "return {}\n";
+    const char *syn = "return function(inv, md)\n  md:para(\n";
+    const char *loop = "return function(inv, md) while true do end end\n";
+    const char *no_cn = "return function(inv, md)\n"
+                        "  assert(inv.kind ~= 'credit_note', 'invoices only')\n"
+                        "  md:para('x')\nend\n";
+    struct rbi_inv_doc d;
+    struct rbi_inv_line l[2];
+    rb_profile p;
+    struct rbi_inv_forms f;
+    rb_limits lim = rb_limits_default();
+    rb_error err;
+
+    for (const struct rbi_script *s = rbi_scripts; s->name; s++)
+        if (strcmp(s->name, "layouts/default.lua") == 0)
+            def = s;
+    OK(def != NULL, "the default layout is embedded");
+    if (def)
+        INT_EQ(rb_layout_check("default.lua", def->src, def->len, NULL, &err), RB_OK);
+    INT_EQ(rb_layout_check("marks.lua", marks, strlen(marks), NULL, &err), RB_OK);
+    INT_EQ(rb_layout_check("tab.lua", tab, strlen(tab), NULL, &err), RB_INVALID);
+    STR_HAS(err.msg, "layout tab.lua: it returns a table, not a function");
+    INT_EQ(rb_layout_check("empty.lua", "", 0, NULL, &err), RB_INVALID);
+    STR_HAS(err.msg, "it returns nothing");
+    INT_EQ(rb_layout_check("syn.lua", syn, strlen(syn), NULL, &err), RB_SYNTAX);
+    STR_HAS(err.msg, "syn.lua:3:");
+    lim.steps = 100000;
+    INT_EQ(rb_layout_check("loop.lua", loop, strlen(loop), &lim, &err), RB_LIMIT_STEPS);
+    STR_HAS(err.msg, "loop.lua:1:");
+    STR_HAS(err.msg, "(laying out a sample invoice)");
+    INT_EQ(rb_layout_check("no_cn.lua", no_cn, strlen(no_cn), NULL, &err), RB_RUNTIME);
+    STR_HAS(err.msg, "no_cn.lua:2: invoices only (laying out a sample credit note)");
+    INT_EQ(rb_layout_check(NULL, marks, strlen(marks), NULL, &err), RB_INVALID);
+    INT_EQ(rb_layout_check("", marks, strlen(marks), NULL, &err), RB_INVALID);
+    /* rendering refuses a non-function the same way, before any Lua runs on the document */
+    doc_init(&d, l, &p);
+    INT_EQ(rbi_inv_render(&d, "tab.lua", tab, strlen(tab), NULL, &f, &err), RB_INVALID);
+    STR_HAS(err.msg, "it returns a table, not a function");
+    OK(f.md.data == NULL, "no forms after a refusal");
+}
+
+#define LO_I "o-issuer00001"
+#define LO_C "o-customer01"
+#define LO_X "o-unrelated01"
+
+struct lo_ctx {
+    const char *src[3];
+    rb_layout l;
+    int n;
+    char order[128];
+};
+
+static rb_status lo_setup(rb_txn *txn, void *ctx)
+{
+    const char *ids[3] = {LO_I, LO_C, LO_X};
+    rb_status rc = RB_OK;
+
+    (void)ctx;
+    for (int i = 0; i < 3 && rc == RB_OK; i++) {
+        rb_org o;
+        memset(&o, 0, sizeof(o));
+        snprintf(o.id, sizeof(o.id), "%s", ids[i]);
+        snprintf(o.name, sizeof(o.name), "org %d", i);
+        snprintf(o.management_account, sizeof(o.management_account), "90000000000%d", i);
+        rc = rb_org_create(txn, &o);
+    }
+    return rc;
+}
+
+static rb_status lo_count(const rb_layout *l, void *vctx)
+{
+    struct lo_ctx *c = vctx;
+
+    c->n++;
+    snprintf(c->order + strlen(c->order), sizeof(c->order) - strlen(c->order), "%s ", l->org);
+    return RB_OK;
+}
+
+/* The name of the layout resolve picks ("" for the default). */
+static const char *lo_pick(rb_txn *txn, const rb_invoice_opts *given)
+{
+    static char name[RB_PRICE_LABEL_MAX + 1];
+    struct rbi_layout_use u;
+    rb_status rc = rbi_layout_resolve(txn, LO_C, LO_I, given, &u);
+
+    snprintf(name, sizeof(name), "%s",
+             rc != RB_OK ? "error" : u.opts.layout_src ? u.opts.layout_name : "");
+    if (rc == RB_OK && u.org[0] && strlen(u.src) != u.opts.layout_len)
+        snprintf(name, sizeof(name), "bad copy");
+    rbi_layout_use_release(&u);
+    return name;
+}
+
+static rb_status lo_run(rb_txn *txn, void *vctx)
+{
+    struct lo_ctx *c = vctx;
+    rb_invoice_opts given = {"flag.lua", c->src[2], strlen(c->src[2]), NULL};
+    rb_rules_blob blob;
+    rb_layout l;
+
+    STR_EQ(lo_pick(txn, NULL), "");
+    INT_EQ(rb_layout_get(txn, LO_C, &l), RB_OK);
+    STR_EQ(l.hash, "");
+    INT_EQ(rb_layout_set(txn, LO_I, "issuer.lua", c->src[0], strlen(c->src[0]), NULL, 1, &l),
+           RB_OK);
+    INT_EQ(rb_rules_get(txn, l.hash, &blob), RB_OK); /* the source sits in the rules store */
+    OK(blob.len == strlen(c->src[0]) && memcmp(blob.src, c->src[0], blob.len) == 0, "source");
+    STR_EQ(lo_pick(txn, NULL), "issuer.lua");
+    INT_EQ(rb_layout_set(txn, LO_C, "customer.lua", c->src[1], strlen(c->src[1]), NULL, 2, &l),
+           RB_OK);
+    STR_EQ(lo_pick(txn, NULL), "customer.lua");
+    STR_EQ(lo_pick(txn, &given), "flag.lua");
+    INT_EQ(rb_layout_list(txn, lo_count, c), RB_OK);
+    INT_EQ(c->n, 2);
+    STR_EQ(c->order, LO_C " " LO_I " ");
+    INT_EQ(rb_layout_get(txn, LO_C, &c->l), RB_OK);
+    STR_EQ(c->l.name, "customer.lua");
+    INT_EQ(c->l.set_at, 2);
+    INT_EQ(rb_layout_clear(txn, LO_C), RB_OK);
+    STR_EQ(lo_pick(txn, NULL), "issuer.lua");
+    INT_EQ(rb_layout_clear(txn, LO_C), RB_NOTFOUND);
+    STR_HAS(rb_errmsg(rb_txn_store(txn)), LO_C " has no stored layout");
+    INT_EQ(rb_layout_clear(txn, LO_I), RB_OK);
+    STR_EQ(lo_pick(txn, NULL), "");
+    INT_EQ(rb_layout_set(txn, "o-nosuchorg00", "x.lua", c->src[0], strlen(c->src[0]), NULL, 3,
+                         NULL), RB_NOTFOUND);
+    INT_EQ(rb_layout_set(txn, LO_X, "x.lua", "return 1", 8, NULL, 3, NULL), RB_INVALID);
+    STR_HAS(rb_errmsg(rb_txn_store(txn)), "x.lua: it returns a number, not a function");
+    INT_EQ(rb_layout_get(txn, "O-BAD", &l), RB_INVALID);
+    INT_EQ(rb_layout_get(txn, LO_X, &l), RB_OK);
+    STR_EQ(l.hash, "");
+    return RB_OK;
+}
+
+static void test_layout_store(void)
+{
+    char dir[64], path[128], cmd[200];
+    struct lo_ctx c;
+    rb_store *st = NULL;
+    rb_error err;
+
+    memset(&c, 0, sizeof(c));
+    c.src[0] = "return function(inv, md) md:para('issuer') end\n";
+    c.src[1] = "return function(inv, md) md:para('customer') end\n";
+    c.src[2] = "return function(inv, md) md:para('flag') end\n";
+    snprintf(dir, sizeof(dir), "/tmp/rebill-test-layout.XXXXXX");
+    if (!mkdtemp(dir)) {
+        OK(0, "mkdtemp");
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    INT_EQ(rb_store_open(&st, path, RB_OPEN_CREATE, &err), RB_OK);
+    if (st) {
+        INT_EQ(rb_store_update(st, lo_setup, &c), RB_OK);
+        INT_EQ(rb_store_update(st, lo_run, &c), RB_OK);
+    }
+    rb_store_close(st);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 int main(void)
 {
     test_round_lines();
     test_hostile();
     test_layouts();
+    test_layout_check();
+    test_layout_store();
     return harness_done();
 }
