@@ -62,6 +62,8 @@ struct rpool_block {
 struct rb_priced {
     struct pline *lines;
     size_t n, cap;
+    struct pline *hidden; /* partner-only: the lines the pass-through policy hid (price 0) */
+    size_t nhidden;
     rb_price_totals totals;
     rb_price_margin margin;
     rb_dec *input_price; /* per input line */
@@ -722,8 +724,32 @@ static rb_status line_step(struct run *r, lua_State *L, int hook, int lineobj, s
 
     r->cur = (long)i;
     if (r->action[i] == RBI_ACT_HIDE) {
-        r->out->input_price[i] = rb_dec_zero();
-        r->out->margin.hidden++;
+        struct rb_priced *o = r->out;
+        if (!o->hidden) { /* sized for every input line: hidden lines are few, runs short */
+            o->hidden = rbi_calloc(r->req->nlines, sizeof(*o->hidden));
+            if (!o->hidden)
+                return fail(r, RB_NOMEM, "out of memory");
+        }
+        l = &o->hidden[o->nhidden++];
+        l->item = -1;
+        l->cust.kind = RB_PRICE_PASS;
+        l->cust.account = nz(in->account);
+        l->cust.service = in->service;
+        l->cust.usage_type = nz(in->usage_type);
+        l->cust.operation = nz(in->operation);
+        l->cust.region = nz(in->region);
+        l->cust.line_type = in->line_type;
+        l->cust.label = "";
+        l->cust.quantity = in->quantity;
+        l->cust.amount = l->partner.price = rb_dec_zero();
+        l->partner.cost = r->req->cost ? r->req->cost[i] : in->billed;
+        l->partner.billed = in->billed;
+        l->partner.list = in->list;
+        l->partner.effective = in->effective;
+        l->partner.input = (long)i;
+        l->partner.rule = "hidden";
+        o->input_price[i] = rb_dec_zero();
+        o->margin.hidden++;
         return RB_OK;
     }
     if (price_line(r, i, &price, &base, &why) != RB_OK)
@@ -1319,6 +1345,21 @@ const rb_price_cost *rb_priced_cost(const rb_priced *p, size_t i)
     return p && i < p->n ? &p->lines[i].partner : NULL;
 }
 
+size_t rb_priced_hidden_count(const rb_priced *p)
+{
+    return p ? p->nhidden : 0;
+}
+
+const rb_price_line *rb_priced_hidden_line(const rb_priced *p, size_t i)
+{
+    return p && i < p->nhidden ? &p->hidden[i].cust : NULL;
+}
+
+const rb_price_cost *rb_priced_hidden_cost(const rb_priced *p, size_t i)
+{
+    return p && i < p->nhidden ? &p->hidden[i].partner : NULL;
+}
+
 const rb_price_totals *rb_priced_totals(const rb_priced *p)
 {
     return p ? &p->totals : NULL;
@@ -1417,6 +1458,7 @@ void rb_priced_free(rb_priced *p)
     if (p->owned_free)
         p->owned_free(p->owned);
     rbi_free(p->lines);
+    rbi_free(p->hidden);
     rbi_free(p->input_price);
     rbi_free(p->rule_text);
     rbi_buf_release(&p->log);

@@ -4,8 +4,8 @@
  * keeps an unreconciled period from being issued (rb_close_require).
  *
  * Provides: rb_report_margins, rb_close_check, rb_close_require.
- * Uses: rb_price_all() for the priced lines (partner figures from rb_priced_cost), and again
- * with a plan that passes every line for the lines a plan hid; rb_org_list, rb_payer_of,
+ * Uses: rb_price_all() for the priced lines (partner figures from rb_priced_cost, and
+ * rb_priced_hidden_* for the lines a plan hid); rb_org_list, rb_payer_of,
  * rb_usage_summary, rb_usage_unmapped and rb_usage_manifest_list.
  * Must never: round a sum (only the margin percentage is rounded); add amounts of different
  * currencies; write to the store.
@@ -18,22 +18,11 @@
 /* ---- margins ------------------------------------------------------------------------------ */
 
 /*
- * Hidden lines. A priced result leaves out the lines the pass-through policy hides from the
- * invoice (rb_priced_count()), yet the partner pays them (a hidden tax) or keeps them (a hidden
- * credit). A customer-month whose result hid lines is priced a second time with a plan that
- * passes every line at the partner's cost: same input lines, same payer chain, so every line
- * comes with its billed cost and its cost to the payer. Per service, the hidden lines are then
- * exactly "every line" minus "the lines shown": the first pricing subtracts the shown lines from
- * the service's hidden row, the second adds every line to it.
- * NEEDSWORK: an accessor for the hidden lines of a priced result (in price.c) would spare the
- * second pricing of the customers that have any.
+ * Hidden lines. A priced result leaves out of the invoice the lines the pass-through policy
+ * hides, yet the partner pays them (a hidden tax) or keeps them (a hidden credit): the result
+ * gives them apart (rb_priced_hidden_*), with their cost, and they go to their service's
+ * hidden row with nothing charged.
  */
-static const char pass_all_src[] = "return rebill.plan {\n"
-                                   "    name = \"every line at the partner's cost\",\n"
-                                   "    base = \"billed\",\n"
-                                   "    passthrough = { [\"*\"] = \"pass\" },\n"
-                                   "}\n";
-
 struct mrow {
     char *customer;
     char *service;
@@ -45,14 +34,6 @@ struct mrow {
     rb_dec billed, cost, charged;
 };
 
-/* A customer of the month whose result hid lines: its hidden lines are priced again. */
-struct pending {
-    char org[RB_ORG_ID_MAX + 1];
-    long shown;  /* usage lines of its result */
-    long hidden; /* rb_priced_margin()->hidden */
-    bool seen;   /* priced again */
-};
-
 struct margins {
     rb_txn *txn;
     const char *org; /* filter, or NULL */
@@ -60,8 +41,6 @@ struct margins {
     size_t n, cap;
     size_t *slot; /* open addressing: index + 1 into v, 0 when free */
     size_t nslot; /* a power of two, at least 2 x cap */
-    struct pending *pend;
-    size_t npend, pcap;
 };
 
 static uint64_t mix(uint64_t h, const char *s)
@@ -154,23 +133,18 @@ static struct mrow *mrow_find(struct margins *m, const char *cust, const char *s
     return r;
 }
 
-/* Add (sign 1) or subtract (sign -1) a line's billed cost and cost, and its price if asked. */
-static rb_status mrow_add(struct margins *m, struct mrow *r, const rb_price_cost *c, int sign,
-                          bool price)
+/* Add a line's billed cost and cost, and its price if it is charged (hidden lines are not). */
+static rb_status mrow_add(struct margins *m, struct mrow *r, const rb_price_cost *c, bool price)
 {
-    rb_status rc = RB_OK;
+    rb_status rc;
 
-    if (sign > 0) {
-        if ((rc = rb_dec_add(&r->billed, &r->billed, &c->billed)) == RB_OK &&
-            (rc = rb_dec_add(&r->cost, &r->cost, &c->cost)) == RB_OK && price)
-            rc = rb_dec_add(&r->charged, &r->charged, &c->price);
-    } else if ((rc = rb_dec_sub(&r->billed, &r->billed, &c->billed)) == RB_OK) {
-        rc = rb_dec_sub(&r->cost, &r->cost, &c->cost);
-    }
+    if ((rc = rb_dec_add(&r->billed, &r->billed, &c->billed)) == RB_OK &&
+        (rc = rb_dec_add(&r->cost, &r->cost, &c->cost)) == RB_OK && price)
+        rc = rb_dec_add(&r->charged, &r->charged, &c->price);
     if (rc != RB_OK)
         return rbi_txn_error(m->txn, rc, "margin of %s, %s: sum out of range", r->customer,
                              r->service);
-    r->lines += sign;
+    r->lines++;
     return RB_OK;
 }
 
@@ -186,116 +160,40 @@ static const char *usage_currency(const rb_priced *p)
     return t->usage_currency[0] ? t->usage_currency : t->currency;
 }
 
-/* The first pricing: every line shown, in its service's row; see pass_all_src. */
+/* One customer-month: its lines in their service's row, its hidden lines in the hidden row. */
 static rb_status margins_each(const char *org, rb_status rc, const char *msg, const rb_priced *p,
                               void *ctx)
 {
     struct margins *m = ctx;
     const char *cur;
-    bool hid;
-    long shown = 0;
 
     if (m->org && strcmp(org, m->org) != 0)
         return RB_OK;
     if (rc != RB_OK)
         return rbi_txn_error(m->txn, rc, "%s", msg ? msg : "pricing failed");
     cur = usage_currency(p);
-    hid = rb_priced_margin(p)->hidden > 0;
     for (size_t i = 0; i < rb_priced_count(p); i++) {
         const rb_price_line *l = rb_priced_line(p, i);
-        const rb_price_cost *c = rb_priced_cost(p, i);
         struct mrow *r = mrow_find(m, org, line_key(l), cur, false, false, &rc);
 
-        if (!r || (rc = mrow_add(m, r, c, 1, true)) != RB_OK)
+        if (!r || (rc = mrow_add(m, r, rb_priced_cost(p, i), true)) != RB_OK)
             return rc;
-        if (hid && c->input >= 0) {
-            r = mrow_find(m, org, line_key(l), cur, true, false, &rc);
-            if (!r || (rc = mrow_add(m, r, c, -1, false)) != RB_OK)
-                return rc;
-            shown++;
-        }
     }
-    if (hid) {
-        struct pending *pd;
-        if (m->npend == m->pcap) {
-            size_t cap = m->pcap ? m->pcap * 2 : 8;
-            pd = rbi_realloc(m->pend, cap * sizeof(*pd));
-            if (!pd)
-                return rbi_txn_error(m->txn, RB_NOMEM, "out of memory");
-            m->pend = pd;
-            m->pcap = cap;
-        }
-        pd = &m->pend[m->npend++];
-        memset(pd, 0, sizeof(*pd));
-        rbi_strlcpy(pd->org, org, sizeof(pd->org));
-        pd->shown = shown;
-        pd->hidden = rb_priced_margin(p)->hidden;
-    }
-    return RB_OK;
-}
+    for (size_t i = 0; i < rb_priced_hidden_count(p); i++) {
+        const rb_price_line *l = rb_priced_hidden_line(p, i);
+        struct mrow *r = mrow_find(m, org, line_key(l), cur, true, false, &rc);
 
-/* The second pricing, every line at the partner's cost: added to the hidden rows. */
-static rb_status hidden_each(const char *org, rb_status rc, const char *msg, const rb_priced *p,
-                             void *ctx)
-{
-    struct margins *m = ctx;
-    struct pending *pd = NULL;
-    const char *cur;
-    long n = 0;
-
-    for (size_t i = 0; i < m->npend && !pd; i++)
-        if (strcmp(m->pend[i].org, org) == 0)
-            pd = &m->pend[i];
-    if (!pd)
-        return RB_OK;
-    if (rc != RB_OK)
-        return rbi_txn_error(m->txn, rc, "%s (pricing the hidden lines of %s)",
-                             msg ? msg : "pricing failed", org);
-    cur = usage_currency(p);
-    for (size_t i = 0; i < rb_priced_count(p); i++) {
-        const rb_price_line *l = rb_priced_line(p, i);
-        const rb_price_cost *c = rb_priced_cost(p, i);
-        struct mrow *r;
-
-        if (c->input < 0)
-            continue;
-        r = mrow_find(m, org, line_key(l), cur, true, false, &rc);
-        if (!r || (rc = mrow_add(m, r, c, 1, false)) != RB_OK)
+        if (!r || (rc = mrow_add(m, r, rb_priced_hidden_cost(p, i), false)) != RB_OK)
             return rc;
-        n++;
     }
-    if (RB_NEVER(n != pd->shown + pd->hidden))
-        return rbi_txn_error(m->txn, RB_ERROR,
-                             "internal error: %s has %ld lines at cost, not %ld shown + %ld "
-                             "hidden",
-                             org, n, pd->shown, pd->hidden);
-    pd->seen = true;
     return RB_OK;
 }
 
 static rb_status margins_month(struct margins *m, int month)
 {
-    rb_price_opts po;
     long failed = 0;
-    rb_status rc;
 
-    m->npend = 0;
-    rc = rb_price_all(m->txn, month, NULL, margins_each, m, &failed);
-    if (rc != RB_OK || !m->npend)
-        return rc;
-    memset(&po, 0, sizeof(po));
-    po.rules_name = "(margins: every line at cost)";
-    po.rules_src = pass_all_src;
-    po.rules_len = sizeof(pass_all_src) - 1;
-    rc = rb_price_all(m->txn, month, &po, hidden_each, m, &failed);
-    if (rc != RB_OK)
-        return rc;
-    for (size_t i = 0; i < m->npend; i++)
-        if (RB_NEVER(!m->pend[i].seen))
-            return rbi_txn_error(m->txn, RB_ERROR,
-                                 "internal error: %s was not priced again for its hidden lines",
-                                 m->pend[i].org);
-    return RB_OK;
+    return rb_price_all(m->txn, month, NULL, margins_each, m, &failed);
 }
 
 /* One total row per customer and currency: the sum of its rows (hidden ones included). */
@@ -403,7 +301,6 @@ cleanup:
     }
     rbi_free(m.v);
     rbi_free(m.slot);
-    rbi_free(m.pend);
     return rc;
 }
 

@@ -972,6 +972,13 @@ RB_API const rb_price_totals *rb_priced_totals(const rb_priced *p);
 RB_API const rb_price_margin *rb_priced_margin(const rb_priced *p);
 /** The price of input line i before conversion (0 when hidden): a chain's next cost. */
 RB_API rb_dec rb_priced_input_price(const rb_priced *p, size_t i);
+/** Partner-only: the lines the pass-through policy hid from the customer (as many as
+ * rb_priced_margin()->hidden), in input order. A hidden line has kind RB_PRICE_PASS, amount
+ * and price 0, rule "hidden", and its cost, billed, list and effective amounts; NULL past the
+ * end. Never show them to a customer. @since 0.1 */
+RB_API size_t rb_priced_hidden_count(const rb_priced *p);
+RB_API const rb_price_line *rb_priced_hidden_line(const rb_priced *p, size_t i);
+RB_API const rb_price_cost *rb_priced_hidden_cost(const rb_priced *p, size_t i);
 /** Sums by service (usage and passed lines), then one group per item name, sorted. */
 RB_API rb_status rb_priced_groups(const rb_priced *p, rb_price_group_cb cb, void *ctx);
 /** The text rules printed (print, warn) while pricing; "" if none. */

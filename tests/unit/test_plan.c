@@ -418,6 +418,70 @@ static rb_status price_src(const char *src, const rb_price_input *in, size_t n, 
     return rc;
 }
 
+/* Hidden lines stay out of the customer's lines and come back, partner-only, with their cost. */
+static void test_hidden_lines(void)
+{
+    rb_price_input in[3];
+    rb_priced *r = NULL;
+    rb_error err;
+
+    in[0] = in1("AmazonEC2", "BoxUsage", "100");
+    in[1] = in1("AmazonEC2", "", "0");
+    in[1].line_type = "Credit";
+    in[1].billed = in[1].effective = D("-30");
+    in[2] = in1("Tax", "", "0");
+    in[2].line_type = "Tax";
+    in[2].billed = in[2].effective = D("8");
+    INT_EQ(price_src("return rebill.plan { passthrough = { Credit = 'hide', Tax = 'hide' } }", in,
+                     3, &r, &err),
+           RB_OK);
+    if (!r)
+        return;
+    INT_EQ((long)rb_priced_count(r), 1);
+    INT_EQ((long)rb_priced_margin(r)->hidden, 2);
+    INT_EQ((long)rb_priced_hidden_count(r), 2);
+    STR_EQ(rb_priced_hidden_line(r, 0)->service, "AmazonEC2");
+    STR_EQ(rb_priced_hidden_line(r, 0)->line_type, "Credit");
+    STR_EQ(norm(rb_priced_hidden_line(r, 0)->amount), "0");
+    STR_EQ(norm(rb_priced_hidden_cost(r, 0)->cost), "-30");
+    STR_EQ(norm(rb_priced_hidden_cost(r, 0)->billed), "-30");
+    INT_EQ(rb_priced_hidden_cost(r, 0)->input, 1);
+    STR_EQ(rb_priced_hidden_cost(r, 0)->rule, "hidden");
+    STR_EQ(rb_priced_hidden_line(r, 1)->service, "Tax");
+    STR_EQ(norm(rb_priced_hidden_cost(r, 1)->cost), "8");
+    OK(rb_priced_hidden_line(r, 2) == NULL && rb_priced_hidden_cost(r, 2) == NULL, "past the end");
+    /* the partner's cost holds them: 100 - 30 + 8 */
+    STR_EQ(norm(rb_priced_margin(r)->cost), "78");
+    rb_priced_free(r);
+    OK(rb_priced_hidden_count(NULL) == 0 && rb_priced_hidden_line(NULL, 0) == NULL, "NULL result");
+}
+
+/* Graduated tiers price the same lines the same whatever order they come in. */
+static void test_tier_order(void)
+{
+    static const char src[] = "return rebill.plan { rebill.tiered { usage_type = 'GB', tiers = {\n"
+                              "  { upto = 100, price = 1 }, { price = 0.5 } } } }";
+    rb_price_input in[2];
+    rb_priced *r = NULL;
+    rb_error err;
+
+    for (int flip = 0; flip < 2; flip++) {
+        in[flip] = in1("AmazonEC2", "GB", "0");
+        in[flip].quantity = D("80");
+        in[1 - flip] = in1("AmazonS3", "GB", "0");
+        in[1 - flip].quantity = D("80");
+        INT_EQ(price_src(src, in, 2, &r, &err), RB_OK);
+        if (!r)
+            continue;
+        /* AmazonEC2 first: 80 x 1 = 80; AmazonS3: 20 x 1 + 60 x 0.5 = 50 */
+        STR_EQ(norm(rb_priced_line(r, (size_t)flip)->amount), "80");
+        STR_EQ(norm(rb_priced_line(r, (size_t)(1 - flip))->amount), "50");
+        STR_EQ(rb_priced_line(r, (size_t)flip)->service, "AmazonEC2");
+        rb_priced_free(r);
+        r = NULL;
+    }
+}
+
 static void test_hooks(void)
 {
     rb_price_input in[3];
@@ -1166,6 +1230,8 @@ int main(void)
     test_passthrough_default();
     test_compile_errors();
     test_helpers();
+    test_hidden_lines();
+    test_tier_order();
     test_hooks();
     test_invoice_hook();
     test_limits();
