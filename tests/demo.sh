@@ -77,6 +77,21 @@ say org profile o-partner0001 --legal-name "Northwind Cloud Partners GmbH" \
 say invoice run --period 2026-12 --issue --out "$dir/invoices"
 say invoice list
 
+step "The partner's own view: the period reconciles, and the margins it made"
+say close --period 2026-12
+say report margins --period 2026-12
+
+step "What Acme loads into its FinOps tools: its showback as FOCUS 1.2 (no partner cost)"
+say export focus --org o-acmecorp001 --period 2026-12 --out "$dir/acme-2026-12-focus.csv"
+head -n 3 "$dir/acme-2026-12-focus.csv" | cut -c 1-160
+if "$REBILL" invoice show INV-2027-000001 --issuer o-partner0001 --format pdf \
+    --out "$dir/invoices/acme-INV-2027-000001.pdf" 2>"$dir/pdf.err"; then
+    echo "$ rebill invoice show INV-2027-000001 --issuer o-partner0001 --format pdf --out ..."
+    echo "PDF: $dir/invoices/acme-INV-2027-000001.pdf"
+else
+    echo "(no PDF: $(cat "$dir/pdf.err"))"
+fi
+
 step "Months later Globex withdraws, ending the transfer after March 2027"
 export REBILL_NOW=2027-02-10T10:00:00Z
 say transfer withdraw "$globex" --as o-globexinc01 --end 2027-03
