@@ -4,10 +4,11 @@
  * Provides: the XXH64 content hash, the byte source (plain or gzip, hashed as stored), the
  * single-record parser used for headers and by the streaming reader, the chunk scanner
  * that finds fields 64 bytes at a time (quote state by prefix XOR, as in simdjson), and
- * the driver that cuts a file into chunks of whole records and scans them on worker
- * threads (see usage.h).
- * Uses: zlib, POSIX threads, SSE2 when the compiler targets it (a portable loop otherwise),
- * the allocation seam through a lock.
+ * the driver that reads a file into chunks of whole records (counting quotes and hashing
+ * in one pass) and scans them on worker threads (see usage.h).
+ * Uses: zlib, POSIX threads, on x86 SSE2 and, chosen at run time, AVX2 with PCLMUL, POPCNT
+ * and BMI1 (per-function target attributes: the binary runs on any x86-64; portable C
+ * elsewhere), the allocation seam through a lock.
  * Must never: hold more than the chunk buffers and the longest record in memory, read past
  * a buffer, or let a chunk boundary fall inside a record (quote parity decides, as it does
  * for the scanner, so both always agree on where records end).
@@ -20,13 +21,16 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__) &&                             \
+    (defined(__GNUC__) || defined(__clang__))
+#define CSV_X86 1
+#include <immintrin.h>
+#else
+#define CSV_X86 0
 #endif
 
 /* {===================================================================================
@@ -214,18 +218,24 @@ uint64_t rbi_hash64(const void *p, size_t n)
 
 #define SRC_INBUF ((size_t)256 << 10)
 
+/*
+ * The stored bytes are hashed in file order: a gzip file's as they are read (the
+ * compressed bytes), a plain file's as they are handed out, or, when the driver defers it
+ * (defer_hash), by the driver itself in the same pass that counts quotes and LFs
+ * (cut_hashing below): 'hashed' says how far it got.
+ */
 struct rbi_src {
     int fd;
-    const unsigned char *map; /* a plain regular file, mapped (NULL: read() it) */
-    size_t map_pos;           /* bytes of the mapping read or consumed so far */
-    bool gz;                  /* gzip-compressed */
-    bool zinit;               /* z is initialised */
-    bool zend;                /* the current gzip member has ended */
-    bool in_eof;              /* read() returned 0 */
+    bool gz;         /* gzip-compressed */
+    bool zinit;      /* z is initialised */
+    bool zend;       /* the current gzip member has ended */
+    bool in_eof;     /* read() returned 0 */
+    bool defer_hash; /* a plain file whose reader hashes what it gets */
     z_stream z;
     unsigned char *in; /* stored bytes read ahead */
     size_t in_len, in_pos;
     uint64_t bytes_in; /* stored bytes read so far */
+    uint64_t hashed;   /* stored bytes hashed so far */
     uint64_t size;
     struct rbi_hash64 h;
     char path[1024];
@@ -245,7 +255,13 @@ static void z_free(voidpf opaque, voidpf p)
     rbi_lfree(p);
 }
 
-/* read() into p, retrying on EINTR; counts and hashes the bytes. */
+static void src_hash(struct rbi_src *s, const void *p, size_t n)
+{
+    rbi_hash64_update(&s->h, p, n);
+    s->hashed += n;
+}
+
+/* read() into p, retrying on EINTR; counts the bytes. */
 static rb_status src_raw_read(struct rbi_src *s, void *p, size_t cap, size_t *got, rb_error *err)
 {
     ssize_t n;
@@ -257,12 +273,12 @@ static rb_status src_raw_read(struct rbi_src *s, void *p, size_t cap, size_t *go
         return rbi_error_set(err, RB_IO, "%s: cannot read: %s", s->path, strerror(errno));
     if (n == 0)
         s->in_eof = true;
-    rbi_hash64_update(&s->h, p, (size_t)n);
     s->bytes_in += (uint64_t)n;
     *got = (size_t)n;
     return RB_OK;
 }
 
+/* Read ahead into s->in; a gzip file's stored bytes are hashed as they come. */
 static rb_status src_refill(struct rbi_src *s, rb_error *err)
 {
     size_t got;
@@ -273,6 +289,8 @@ static rb_status src_refill(struct rbi_src *s, rb_error *err)
         return RB_OK;
     rc = src_raw_read(s, s->in, SRC_INBUF, &got, err);
     s->in_len = got;
+    if (s->gz)
+        src_hash(s, s->in, got);
     return rc;
 }
 
@@ -302,23 +320,10 @@ rb_status rbi_src_open(struct rbi_src **out, const char *path, rb_error *err)
         goto out_close;
     }
     s->size = (uint64_t)st.st_size;
-    if (S_ISREG(st.st_mode) && st.st_size >= 2 && (uint64_t)st.st_size <= SIZE_MAX / 2) {
-        /* Map it: the chunks are then views, with no copy. Pages are dropped from the
-         * mapping once scanned (rbi_src_drop), so memory stays bounded. A file truncated
-         * by someone else while it is read would fault: such a file is no delivery. */
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, s->fd, 0);
-        if (m != MAP_FAILED) {
-            const unsigned char *b = m;
-            if (b[0] == 0x1f && b[1] == 0x8b) {
-                munmap(m, (size_t)st.st_size); /* gzip: read and inflate instead */
-            } else {
-                madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-                s->map = b;
-                *out = s;
-                return RB_OK;
-            }
-        }
-    }
+#if defined(POSIX_FADV_SEQUENTIAL)
+    if (S_ISREG(st.st_mode))
+        posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
     s->in = rbi_lmalloc(SRC_INBUF);
     if (!s->in) {
         rc = rbi_error_set(err, RB_NOMEM, "%s: out of memory", path);
@@ -330,6 +335,7 @@ rb_status rbi_src_open(struct rbi_src **out, const char *path, rb_error *err)
     /* A short first read of a regular file is the whole file; the magic needs 2 bytes. */
     if (s->in_len >= 2 && s->in[0] == 0x1f && s->in[1] == 0x8b) {
         s->gz = true;
+        src_hash(s, s->in, s->in_len); /* the first read, now that it is known */
         s->z.zalloc = z_alloc;
         s->z.zfree = z_free;
         if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK) {
@@ -389,51 +395,13 @@ static rb_status src_read_gz(struct rbi_src *s, char *buf, size_t cap, size_t *g
     return RB_OK;
 }
 
-const char *rbi_src_map(const struct rbi_src *s, size_t *len)
-{
-    *len = s->map ? (size_t)s->size : 0;
-    return (const char *)s->map;
-}
-
-void rbi_src_consume(struct rbi_src *s, size_t upto)
-{
-    if (s->map && upto > s->map_pos && upto <= s->size) {
-        rbi_hash64_update(&s->h, s->map + s->map_pos, upto - s->map_pos);
-        s->bytes_in += upto - s->map_pos;
-        s->map_pos = upto;
-    }
-}
-
-/*
- * Drop the mapped pages of the file offsets [from, to), both rounded down to a page (so
- * that ranges that follow one another leave no page out): for a read-only file mapping
- * this only unmaps them; a later read faults them in again from the page cache.
- */
-void rbi_src_drop(const struct rbi_src *s, size_t from, size_t to)
-{
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = (uintptr_t)from & ~(pg - 1);
-    uintptr_t b = (uintptr_t)to & ~(pg - 1);
-
-    if (s->map && b > a && b <= (uintptr_t)s->size + pg)
-        madvise((void *)((uintptr_t)s->map + a), b - a, MADV_DONTNEED);
-}
-
 rb_status rbi_src_read(struct rbi_src *s, char *buf, size_t cap, size_t *got, rb_error *err)
 {
+    rb_status rc = RB_OK;
+
     *got = 0;
     if (cap == 0)
         return RB_OK;
-    if (s->map) {
-        size_t n = (size_t)s->size - s->map_pos;
-        if (n > cap)
-            n = cap;
-        memcpy(buf, s->map + s->map_pos, n);
-        rbi_src_consume(s, s->map_pos + n);
-        *got = n;
-        (void)err;
-        return RB_OK;
-    }
     if (s->gz)
         return src_read_gz(s, buf, cap, got, err);
     if (s->in_pos < s->in_len) {
@@ -443,11 +411,12 @@ rb_status rbi_src_read(struct rbi_src *s, char *buf, size_t cap, size_t *got, rb
         memcpy(buf, s->in + s->in_pos, n);
         s->in_pos += n;
         *got = n;
-        return RB_OK;
+    } else if (!s->in_eof) {
+        rc = src_raw_read(s, buf, cap, got, err);
     }
-    if (s->in_eof)
-        return RB_OK;
-    return src_raw_read(s, buf, cap, got, err);
+    if (!s->defer_hash)
+        src_hash(s, buf, *got);
+    return rc;
 }
 
 bool rbi_src_is_gzip(const struct rbi_src *s)
@@ -476,8 +445,6 @@ void rbi_src_close(struct rbi_src *s)
         return;
     if (s->zinit)
         inflateEnd(&s->z);
-    if (s->map)
-        munmap((void *)(uintptr_t)s->map, (size_t)s->size);
     if (s->fd >= 0)
         close(s->fd);
     rbi_lfree(s->in);
@@ -653,6 +620,63 @@ void rbi_csv_fields_release(struct rbi_csv_fields *f)
 }
 
 /* {===================================================================================
+ * SIMD levels
+ *
+ * Three builds of the hot loops: a portable one (plain C, any machine), SSE2 (the x86-64
+ * baseline) and AVX2 with PCLMUL, POPCNT and BMI1 (most x86-64 machines since 2013),
+ * compiled with per-function target attributes and chosen at run time, so the binary runs
+ * on any x86-64. All three give the same results; the tests run each.
+ * =================================================================================== */
+
+#define LV_PORTABLE 0
+#define LV_SSE2 1
+#define LV_AVX2 2
+#define LV_PDEP 3 /* AVX2, and BMI2 whose PDEP is fast (not on AMD before Zen 3) */
+
+#if CSV_X86
+#define TARGET_AVX2 __attribute__((target("avx2,pclmul,popcnt,bmi")))
+#define TARGET_PDEP __attribute__((target("avx2,pclmul,popcnt,bmi,bmi2")))
+#endif
+
+static _Atomic int lv_best = -1; /* what the machine can do (-1: not asked yet) */
+static _Atomic int lv_cap = LV_PDEP;
+
+static int best_level(void)
+{
+    int lv = atomic_load_explicit(&lv_best, memory_order_relaxed);
+
+    if (lv < 0) {
+#if CSV_X86
+        __builtin_cpu_init();
+        lv = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul") &&
+                     __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("bmi")
+                 ? LV_AVX2
+                 : LV_SSE2;
+        if (lv == LV_AVX2 && __builtin_cpu_supports("bmi2") && !__builtin_cpu_is("amdfam15h") &&
+            !__builtin_cpu_is("amdfam17h"))
+            lv = LV_PDEP; /* microcoded, hence slow, on those */
+#else
+        lv = LV_PORTABLE;
+#endif
+        atomic_store_explicit(&lv_best, lv, memory_order_relaxed);
+    }
+    return lv;
+}
+
+static int level(void)
+{
+    int best = best_level(), cap = atomic_load_explicit(&lv_cap, memory_order_relaxed);
+
+    return cap < best ? cap : best;
+}
+
+int rbi_csv_simd(int want)
+{
+    atomic_store_explicit(&lv_cap, want < 0 ? LV_PDEP : want, memory_order_relaxed);
+    return level();
+}
+
+/* {===================================================================================
  * Block masks and the quote state
  * =================================================================================== */
 
@@ -660,34 +684,11 @@ struct masks {
     uint64_t q; /* '"' */
     uint64_t c; /* ',' */
     uint64_t n; /* '\n' */
-    uint64_t z; /* NUL */
+    uint64_t z; /* NUL (0 when there is none) */
 };
 
-static inline void block_masks(const unsigned char *p, struct masks *m)
+static inline void masks_portable(const unsigned char *p, struct masks *m)
 {
-#if defined(__SSE2__)
-    const __m128i vq = _mm_set1_epi8('"'), vc = _mm_set1_epi8(','), vn = _mm_set1_epi8('\n');
-    const __m128i vz = _mm_setzero_si128();
-    const __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
-    const __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-    const __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
-    const __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
-
-#define MASK64(v, x)                                                                               \
-    ((uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v##0, x)) |                              \
-     (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v##1, x)) << 16 |                        \
-     (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v##2, x)) << 32 |                        \
-     (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v##3, x)) << 48)
-    m->q = MASK64(v, vq);
-    m->c = MASK64(v, vc);
-    m->n = MASK64(v, vn);
-    /* NUL bytes are rare: one test for the block, their mask only when there are some */
-    m->z = _mm_movemask_epi8(
-               _mm_cmpeq_epi8(_mm_min_epu8(_mm_min_epu8(v0, v1), _mm_min_epu8(v2, v3)), vz))
-               ? MASK64(v, vz)
-               : 0;
-#undef MASK64
-#else
     uint64_t q = 0, c = 0, n = 0, z = 0;
 
     for (int i = 0; i < 64; i++) {
@@ -701,8 +702,64 @@ static inline void block_masks(const unsigned char *p, struct masks *m)
     m->c = c;
     m->n = n;
     m->z = z;
-#endif
 }
+
+#if CSV_X86
+static inline void masks_sse2(const unsigned char *p, struct masks *m)
+{
+    const __m128i vq = _mm_set1_epi8('"'), vc = _mm_set1_epi8(','), vn = _mm_set1_epi8('\n');
+    const __m128i vz = _mm_setzero_si128();
+    const __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+    const __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+    const __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+    const __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+
+#define MASK64(x)                                                                                  \
+    ((uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, x)) |                                \
+     (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, x)) << 16 |                          \
+     (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, x)) << 32 |                          \
+     (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, x)) << 48)
+    m->q = MASK64(vq);
+    m->c = MASK64(vc);
+    m->n = MASK64(vn);
+    /* NUL bytes are rare: one test for the block, their mask only when there are some */
+    m->z = _mm_movemask_epi8(
+               _mm_cmpeq_epi8(_mm_min_epu8(_mm_min_epu8(v0, v1), _mm_min_epu8(v2, v3)), vz))
+               ? MASK64(vz)
+               : 0;
+#undef MASK64
+}
+
+static inline TARGET_AVX2 void masks_avx2(const unsigned char *p, struct masks *m)
+{
+    const __m256i vq = _mm256_set1_epi8('"'), vc = _mm256_set1_epi8(','),
+                  vn = _mm256_set1_epi8('\n'), vz = _mm256_setzero_si256();
+    const __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    const __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+
+#define MASK64(x)                                                                                  \
+    ((uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v0, x)) |                          \
+     (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v1, x)) << 32)
+    m->q = MASK64(vq);
+    m->c = MASK64(vc);
+    m->n = MASK64(vn);
+    m->z = _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(v0, v1), vz)) ? MASK64(vz) : 0;
+#undef MASK64
+}
+
+/* The bits of m at the ranks set in w (BMI2). */
+static inline TARGET_PDEP uint64_t pdep64(uint64_t w, uint64_t m)
+{
+    return _pdep_u64(w, m);
+}
+
+/* Carry-less multiplication by all ones: the prefix XOR in one instruction. */
+static inline TARGET_AVX2 uint64_t prefix_xor_clmul(uint64_t x)
+{
+    __m128i v = _mm_clmulepi64_si128(_mm_set_epi64x(0, (long long)x), _mm_set1_epi8(-1), 0);
+    return (uint64_t)_mm_cvtsi128_si64(v);
+}
+#endif
 
 /* Bit i set when an odd number of quotes lie at or before i: inside a quoted field
  * (the opening quote counts as inside, the closing one as outside). */
@@ -730,36 +787,25 @@ static inline int popcount64(uint64_t x)
 #endif
 }
 
-/* Bits 0..bit. */
-static inline uint64_t through(int bit)
-{
-    return bit >= 63 ? ~(uint64_t)0 : ((uint64_t)2 << bit) - 1;
-}
-
-/* The 64 bytes at p + off, or a zero-padded copy of the tail; *valid masks real bytes. */
-static inline const unsigned char *block_at(const char *p, size_t n, size_t off,
-                                            unsigned char tail[64], uint64_t *valid)
-{
-    size_t avail = n - off;
-
-    if (avail >= 64) {
-        *valid = ~(uint64_t)0;
-        return (const unsigned char *)p + off;
-    }
-    memcpy(tail, p + off, avail);
-    memset(tail + avail, 0, 64 - avail);
-    *valid = ((uint64_t)1 << avail) - 1;
-    return tail;
-}
-
-/* Quotes and LFs in p[0..n): SIMD byte counters, summed every 255 rounds. */
-static void count_qn(const char *p, size_t n, uint64_t *quotes, uint64_t *lines)
+/* Quotes and LFs in p[0..n): byte counters, summed every 255 rounds. */
+static inline void count_qn_portable(const char *p, size_t n, uint64_t *quotes, uint64_t *lines)
 {
     uint64_t q = 0, l = 0;
-    size_t i = 0;
 
-#if defined(__SSE2__)
+    for (size_t i = 0; i < n; i++) {
+        q += p[i] == '"';
+        l += p[i] == '\n';
+    }
+    *quotes = q;
+    *lines = l;
+}
+
+#if CSV_X86
+static void count_qn_sse2(const char *p, size_t n, uint64_t *quotes, uint64_t *lines)
+{
     const __m128i vq = _mm_set1_epi8('"'), vn = _mm_set1_epi8('\n'), z = _mm_setzero_si128();
+    uint64_t q = 0, l = 0, tq, tl;
+    size_t i = 0;
 
     while (n - i >= 16) {
         __m128i aq = z, an = z;
@@ -776,26 +822,194 @@ static void count_qn(const char *p, size_t n, uint64_t *quotes, uint64_t *lines)
         q += (uint64_t)_mm_cvtsi128_si64(aq) + (uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(aq, 8));
         l += (uint64_t)_mm_cvtsi128_si64(an) + (uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(an, 8));
     }
+    count_qn_portable(p + i, n - i, &tq, &tl);
+    *quotes = q + tq;
+    *lines = l + tl;
+}
+
+static TARGET_AVX2 void count_qn_avx2(const char *p, size_t n, uint64_t *quotes, uint64_t *lines)
+{
+    const __m256i vq = _mm256_set1_epi8('"'), vn = _mm256_set1_epi8('\n');
+    const __m256i z = _mm256_setzero_si256();
+    uint64_t q = 0, l = 0, tq, tl;
+    size_t i = 0;
+
+    while (n - i >= 64) {
+        __m256i aq = z, an = z, bq = z, bn = z; /* byte counters: at most 255 each */
+        size_t rounds = (n - i) / 64;
+        if (rounds > 255)
+            rounds = 255;
+        for (size_t r = 0; r < rounds; r++, i += 64) {
+            __m256i v0 = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
+            __m256i v1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + i + 32));
+            aq = _mm256_sub_epi8(aq, _mm256_cmpeq_epi8(v0, vq));
+            an = _mm256_sub_epi8(an, _mm256_cmpeq_epi8(v0, vn));
+            bq = _mm256_sub_epi8(bq, _mm256_cmpeq_epi8(v1, vq));
+            bn = _mm256_sub_epi8(bn, _mm256_cmpeq_epi8(v1, vn));
+        }
+        aq = _mm256_add_epi64(_mm256_sad_epu8(aq, z), _mm256_sad_epu8(bq, z));
+        an = _mm256_add_epi64(_mm256_sad_epu8(an, z), _mm256_sad_epu8(bn, z));
+        q += (uint64_t)_mm256_extract_epi64(aq, 0) + (uint64_t)_mm256_extract_epi64(aq, 1) +
+             (uint64_t)_mm256_extract_epi64(aq, 2) + (uint64_t)_mm256_extract_epi64(aq, 3);
+        l += (uint64_t)_mm256_extract_epi64(an, 0) + (uint64_t)_mm256_extract_epi64(an, 1) +
+             (uint64_t)_mm256_extract_epi64(an, 2) + (uint64_t)_mm256_extract_epi64(an, 3);
+    }
+    count_qn_sse2(p + i, n - i, &tq, &tl);
+    *quotes = q + tq;
+    *lines = l + tl;
+}
 #endif
-    for (; i < n; i++) {
-        q += p[i] == '"';
-        l += p[i] == '\n';
+
+static void count_qn(const char *p, size_t n, uint64_t *quotes, uint64_t *lines)
+{
+#if CSV_X86
+    int lv = level();
+    if (lv >= LV_AVX2) {
+        count_qn_avx2(p, n, quotes, lines);
+        return;
+    }
+    if (lv == LV_SSE2) {
+        count_qn_sse2(p, n, quotes, lines);
+        return;
+    }
+#endif
+    count_qn_portable(p, n, quotes, lines);
+}
+
+/* XXH64's stripes of p[0..n) (a multiple of 32) and the quotes and LFs in them, in one
+ * pass: the file's bytes come from memory once for both. */
+static void count_hash_portable(uint64_t v[4], const char *p, size_t n, uint64_t *quotes,
+                                uint64_t *lines)
+{
+    xxh_stripes(v, (const unsigned char *)p, n);
+    count_qn_portable(p, n, quotes, lines);
+}
+
+#if CSV_X86
+static void count_hash_sse2(uint64_t v[4], const char *p, size_t n, uint64_t *quotes,
+                            uint64_t *lines)
+{
+    const __m128i vq = _mm_set1_epi8('"'), vn = _mm_set1_epi8('\n'), z = _mm_setzero_si128();
+    const unsigned char *u = (const unsigned char *)p;
+    uint64_t a = v[0], b = v[1], c = v[2], d = v[3], q = 0, l = 0;
+    size_t i = 0;
+
+    while (i < n) {
+        __m128i aq = z, an = z; /* byte counters: at most 2 x 127 each */
+        size_t rounds = (n - i) / 32;
+        if (rounds > 127)
+            rounds = 127;
+        for (size_t r = 0; r < rounds; r++, i += 32) {
+            __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
+            aq = _mm_sub_epi8(aq, _mm_add_epi8(_mm_cmpeq_epi8(x0, vq), _mm_cmpeq_epi8(x1, vq)));
+            an = _mm_sub_epi8(an, _mm_add_epi8(_mm_cmpeq_epi8(x0, vn), _mm_cmpeq_epi8(x1, vn)));
+            a = xxh_round(a, rd64(u + i));
+            b = xxh_round(b, rd64(u + i + 8));
+            c = xxh_round(c, rd64(u + i + 16));
+            d = xxh_round(d, rd64(u + i + 24));
+        }
+        aq = _mm_sad_epu8(aq, z);
+        an = _mm_sad_epu8(an, z);
+        q += (uint64_t)_mm_cvtsi128_si64(aq) + (uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(aq, 8));
+        l += (uint64_t)_mm_cvtsi128_si64(an) + (uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(an, 8));
+    }
+    v[0] = a;
+    v[1] = b;
+    v[2] = c;
+    v[3] = d;
+    *quotes = q;
+    *lines = l;
+}
+
+static TARGET_AVX2 void count_hash_avx2(uint64_t v[4], const char *p, size_t n, uint64_t *quotes,
+                                        uint64_t *lines)
+{
+    const __m256i vq = _mm256_set1_epi8('"'), vn = _mm256_set1_epi8('\n');
+    const __m256i z = _mm256_setzero_si256();
+    const unsigned char *u = (const unsigned char *)p;
+    uint64_t a = v[0], b = v[1], c = v[2], d = v[3], q = 0, l = 0;
+    size_t i = 0;
+
+    while (i < n) {
+        __m256i aq = z, an = z; /* byte counters: at most 255 each */
+        size_t rounds = (n - i) / 32;
+        if (rounds > 255)
+            rounds = 255;
+        for (size_t r = 0; r < rounds; r++, i += 32) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
+            aq = _mm256_sub_epi8(aq, _mm256_cmpeq_epi8(x, vq));
+            an = _mm256_sub_epi8(an, _mm256_cmpeq_epi8(x, vn));
+            a = xxh_round(a, rd64(u + i));
+            b = xxh_round(b, rd64(u + i + 8));
+            c = xxh_round(c, rd64(u + i + 16));
+            d = xxh_round(d, rd64(u + i + 24));
+        }
+        aq = _mm256_sad_epu8(aq, z);
+        an = _mm256_sad_epu8(an, z);
+        q += (uint64_t)_mm256_extract_epi64(aq, 0) + (uint64_t)_mm256_extract_epi64(aq, 1) +
+             (uint64_t)_mm256_extract_epi64(aq, 2) + (uint64_t)_mm256_extract_epi64(aq, 3);
+        l += (uint64_t)_mm256_extract_epi64(an, 0) + (uint64_t)_mm256_extract_epi64(an, 1) +
+             (uint64_t)_mm256_extract_epi64(an, 2) + (uint64_t)_mm256_extract_epi64(an, 3);
+    }
+    v[0] = a;
+    v[1] = b;
+    v[2] = c;
+    v[3] = d;
+    *quotes = q;
+    *lines = l;
+}
+#endif
+
+/* Count the quotes and LFs in p[0..n) and add the bytes to the streaming hash h. */
+static void count_hash(struct rbi_hash64 *h, const char *p, size_t n, uint64_t *quotes,
+                       uint64_t *lines)
+{
+    uint64_t q = 0, l = 0, q1, l1;
+    size_t whole;
+
+    if (h->memlen) { /* first complete the stripe the hash holds a part of */
+        size_t head = 32 - h->memlen < n ? 32 - h->memlen : n;
+        rbi_hash64_update(h, p, head);
+        count_qn(p, head, &q, &l);
+        p += head;
+        n -= head;
+    }
+    whole = n & ~(size_t)31;
+    if (whole) {
+#if CSV_X86
+        int lv = level();
+        if (lv >= LV_AVX2)
+            count_hash_avx2(h->v, p, whole, &q1, &l1);
+        else if (lv == LV_SSE2)
+            count_hash_sse2(h->v, p, whole, &q1, &l1);
+        else
+#endif
+            count_hash_portable(h->v, p, whole, &q1, &l1);
+        h->total += whole;
+        q += q1;
+        l += l1;
+    }
+    if (n > whole) {
+        rbi_hash64_update(h, p + whole, n - whole);
+        count_qn(p + whole, n - whole, &q1, &l1);
+        q += q1;
+        l += l1;
     }
     *quotes = q;
     *lines = l;
 }
 
 /*
- * One forward pass counts quotes and LFs; the quote parity at the end then
- * tells, walking back from the end, which LF is the last one outside quotes (usually
- * within the last record, so the walk is short).
+ * The cut, given the quotes and LFs in p[0..n): the quote parity at the end tells, walking
+ * back from the end, which LF is the last one outside quotes (usually within the last
+ * record, so the walk is short).
  */
-void rbi_csv_cut(const char *p, size_t n, size_t *cut, uint64_t *nl, bool *open)
+static void cut_back(const char *p, size_t n, uint64_t quotes, uint64_t lines, size_t *cut,
+                     uint64_t *nl, bool *open)
 {
-    uint64_t quotes, lines;
     bool par;
 
-    count_qn(p, n, &quotes, &lines);
     *open = quotes & 1;
     /* walk back: 'par' is the parity of the quotes before position i */
     par = quotes & 1;
@@ -816,74 +1030,361 @@ void rbi_csv_cut(const char *p, size_t n, size_t *cut, uint64_t *nl, bool *open)
     }
 }
 
+void rbi_csv_cut(const char *p, size_t n, size_t *cut, uint64_t *nl, bool *open)
+{
+    uint64_t quotes, lines;
+
+    count_qn(p, n, &quotes, &lines);
+    cut_back(p, n, quotes, lines, cut, nl, open);
+}
+
 /* {===================================================================================
  * The chunk scanner
+ *
+ * Two stages over a window of blocks of 64 bytes, as in simdjson. Stage 1 (one build per
+ * SIMD level) finds, for every block, the separators outside quotes (commas and LFs) and
+ * keeps their mask, the position of each LF that ends a record, and which columns of the
+ * record hold a quote. Stage 2 takes the records ended in the window and finds only the
+ * separators around the wanted fields, walking the record's masks (the number of
+ * separators before a field is its column), then hands the callback the fields.
  * =================================================================================== */
 
 #define MAX_SLOTS 64
-#define POS_STACK 4096 /* separator positions kept on the stack; more go to the heap */
+#define SM_STACK 1024  /* block masks kept in the scan state; more go to the heap */
+#define ENDS 1024      /* record ends one stage-1 pass may find */
+#define WIN_BLOCKS 128 /* blocks a stage-1 pass looks at, at most */
+#define QRING 1024     /* quote masks kept: those of the last 64 KiB */
+#define PREFETCH 2048  /* how far ahead stage 1 prefetches */
 
-/* The scanner's state between blocks. */
-struct scan {
-    const char *p;
-    size_t n;
-    uint64_t first_line;
-    uint32_t *pos; /* separator positions (commas and record-ending LFs) */
-    size_t npos, cap;
-    size_t first;    /* index in pos of the current record's first separator */
-    size_t rs;       /* where the current record starts */
-    uint64_t row_nl; /* LFs before rs */
-    int ncols;
-    int nmap;
-    int mcol[MAX_SLOTS], mslot[MAX_SLOTS]; /* wanted columns, ascending, and their slots */
-    struct rbi_csv_span span[MAX_SLOTS];
-    rbi_csv_row_fn fn;
-    void *ctx;
-    uint64_t records;
-    uint32_t quotes[64 * 2]; /* positions of the quotes of the current record (then 'many') */
-    size_t nquotes;
-    bool many; /* more quotes than fit: every wanted field is looked at */
-    uint32_t stack[POS_STACK + 64];
+/* Stage 1's output and state. */
+struct stage1 {
+    uint64_t *sm;       /* separator mask of block b at sm[b - base] */
+    size_t base;        /* the block of sm[0] */
+    uint32_t *ends;     /* the position of each LF that ends a record */
+    uint64_t *endq;     /* quoted LFs (inside fields) before each of those LFs */
+    uint64_t *endqc;    /* for each of those records: its columns (0..63) that hold a '"' */
+    uint8_t *endqf;     /* and whether a column past 63 does */
+    size_t nends;       /* ends found in this pass */
+    uint64_t *qring;    /* quote mask of block b at qring[b % QRING] */
+    uint64_t inq;       /* all ones when the last block ended inside quotes */
+    uint64_t quoted_lf; /* LFs inside quoted fields so far */
+    uint64_t qc;        /* the open record: its columns that hold a '"' so far */
+    uint32_t col;       /* and its separators so far (its column) */
+    uint8_t qf;         /* and whether a column past 63 holds a '"' */
+    size_t nul;         /* offset of a NUL byte (SIZE_MAX: none yet) */
 };
 
-/* Note the quotes of the block at 'off' below bit 'upto' (64: all) that lie in the current
- * record (the caller masks those before it). */
-static inline void keep_quotes(struct scan *sc, uint64_t q, size_t off, int upto)
+static inline __attribute__((always_inline)) int pop(uint64_t x, int lv)
 {
-    if (upto < 64)
-        q &= ((uint64_t)1 << upto) - 1;
-    q &= ~(sc->rs > off ? (sc->rs - off >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << (sc->rs - off)) - 1)
-                        : 0);
-    while (q) {
-        if (sc->nquotes == sizeof(sc->quotes) / sizeof(sc->quotes[0])) {
-            sc->many = true;
-            return;
-        }
-        sc->quotes[sc->nquotes++] = (uint32_t)off + (uint32_t)__builtin_ctzll(q);
-        q &= q - 1;
+    return lv >= LV_AVX2 ? __builtin_popcountll(x) : popcount64(x);
+}
+
+/* The columns of the quotes q, given the separators sp of their record before them in the
+ * block and the record's column at the first of those: bits of qc, or *qf past 63. */
+static inline __attribute__((always_inline)) void quote_cols(uint64_t q, uint64_t sp, uint32_t col,
+                                                             uint64_t *qc, uint8_t *qf, int lv)
+{
+    for (; q; q &= q - 1) {
+        uint32_t c = col + (uint32_t)pop(sp & ((q & (0 - q)) - 1), lv);
+        if (c < 64)
+            *qc |= (uint64_t)1 << c;
+        else
+            *qf = 1;
     }
 }
 
 /*
- * One record: its commas are pos[first .. first+ncommas), it ends at 'end' (its LF, or the
- * end of the data). Only the wanted columns are looked at.
+ * Stage 1 over nblk blocks at b, the first at offset off of the chunk (s->sm has room for
+ * them). Returns the blocks done: all, or fewer when the ends are near full (the caller
+ * takes them and calls again) or a block holds a NUL (s->nul is set; that block is not
+ * done). 'lv' is a constant in each build below, which keeps only its own branches.
  */
-static rb_status emit_row(struct scan *sc, size_t ncommas, size_t end, uint64_t *fail,
+static inline __attribute__((always_inline)) size_t stage1(struct stage1 *s, const unsigned char *b,
+                                                           size_t off, size_t nblk, int lv)
+{
+    uint32_t *ends = s->ends, col = s->col;
+    uint64_t *sm = s->sm + ((off >> 6) - s->base);
+    size_t nends = s->nends, i;
+    uint64_t inq = s->inq, qc = s->qc;
+    uint8_t qf = s->qf;
+
+    for (i = 0; i < nblk && nends <= ENDS - 64; i++, b += 64, off += 64) {
+        struct masks m;
+        uint64_t inside, seps, e, qn, done;
+
+        /* the reader's core wrote these bytes last: ask for them well ahead (a prefetch
+         * past the end of the data is harmless) */
+        __builtin_prefetch((const void *)((uintptr_t)b + PREFETCH));
+#if CSV_X86
+        if (lv >= LV_AVX2)
+            masks_avx2(b, &m);
+        else if (lv == LV_SSE2)
+            masks_sse2(b, &m);
+        else
+#endif
+            masks_portable(b, &m);
+        if (m.z) {
+            s->nul = off + (size_t)__builtin_ctzll(m.z);
+            break;
+        }
+#if CSV_X86
+        if (lv >= LV_AVX2)
+            inside = prefix_xor_clmul(m.q) ^ inq;
+        else
+#endif
+            inside = prefix_xor(m.q) ^ inq;
+        inq = (uint64_t)((int64_t)inside >> 63);
+        s->qring[(off >> 6) & (QRING - 1)] = m.q;
+        seps = (m.c | m.n) & ~inside;
+        sm[i] = seps;
+        qn = m.n & inside; /* LFs inside quoted fields: rare */
+        /* the records that end here: their LF, and the columns that hold a quote ('done':
+         * the bits up to the last LF) */
+        done = 0;
+        for (e = seps & m.n; e; e &= e - 1) {
+            uint64_t lf = e & (0 - e), below = lf - 1;
+            if (m.q & below & ~done)
+                quote_cols(m.q & below & ~done, seps & ~done, col, &qc, &qf, lv);
+            ends[nends] = (uint32_t)off + (uint32_t)__builtin_ctzll(lf);
+            s->endq[nends] = s->quoted_lf + (qn ? (uint64_t)popcount64(qn & below) : 0);
+            s->endqc[nends] = qc;
+            s->endqf[nends] = qf;
+            nends++;
+            qc = 0;
+            qf = 0;
+            col = 0;
+            done = below | lf;
+        }
+        if (m.q & ~done)
+            quote_cols(m.q & ~done, seps & ~done, col, &qc, &qf, lv);
+        if (qn)
+            s->quoted_lf += (uint64_t)popcount64(qn);
+        col += (uint32_t)pop(seps & ~done, lv);
+    }
+    s->nends = nends;
+    s->inq = inq;
+    s->qc = qc;
+    s->qf = qf;
+    s->col = col;
+    return i;
+}
+
+/*
+ * Stage 2's walk over one record's separators, p[rs..end) (end: its LF, or the end of the
+ * data): the positions of the separators whose indices are need[0..nneed) (ascending) go
+ * to at[], as far as the record has them. Returns the record's separators (its fields
+ * less one).
+ */
+static inline __attribute__((always_inline)) uint32_t walk(const uint64_t *sm, size_t base,
+                                                           size_t rs, size_t end,
+                                                           const uint32_t *need, int nneed,
+                                                           uint32_t *at, int lv)
+{
+    size_t b = rs >> 6, eb;
+    uint32_t col = 0;
+    int k = 0;
+
+    if (end <= rs)
+        return 0;
+    eb = (end - 1) >> 6;
+    for (; b <= eb; b++) {
+        uint64_t m = sm[b - base];
+        uint32_t cnt;
+        if (b == rs >> 6)
+            m &= ~(uint64_t)0 << (rs & 63);
+        if (b == eb)
+            m &= ~(uint64_t)0 >> (63 - ((end - 1) & 63));
+        cnt = (uint32_t)pop(m, lv);
+        if (k < nneed && need[k] < col + cnt) {
+            uint32_t xi = col; /* the index of m's lowest bit */
+            do {
+                for (; xi < need[k]; xi++)
+                    m &= m - 1;
+                at[k++] = (uint32_t)(b * 64) + (uint32_t)__builtin_ctzll(m);
+            } while (k < nneed && need[k] < col + cnt);
+        }
+        col += cnt;
+    }
+    return col;
+}
+
+/*
+ * The same when every separator wanted has an index below 64, given as the bits of 'want':
+ * a block's separators have the indices col .. col + cnt - 1, so the wanted ones among them
+ * are a shift of 'want' away, and PDEP (or a walk over the set bits) picks them out of the
+ * block's mask.
+ */
+static inline __attribute__((always_inline)) uint32_t walk_bits(const uint64_t *sm, size_t base,
+                                                                size_t rs, size_t end,
+                                                                uint64_t want, uint32_t *at, int lv)
+{
+    size_t b = rs >> 6, eb;
+    uint32_t col = 0;
+    int k = 0;
+
+    if (end <= rs)
+        return 0;
+    eb = (end - 1) >> 6;
+    for (; b <= eb; b++) {
+        uint64_t m = sm[b - base], w;
+        uint32_t cnt;
+        if (b == rs >> 6)
+            m &= ~(uint64_t)0 << (rs & 63);
+        if (b == eb)
+            m &= ~(uint64_t)0 >> (63 - ((end - 1) & 63));
+        cnt = (uint32_t)pop(m, lv);
+        /* the wanted ranks among this block's separators */
+        w = col < 64 ? want >> col : 0;
+        if (cnt < 64)
+            w &= ((uint64_t)1 << cnt) - 1;
+        if (w) {
+#if CSV_X86
+            if (lv == LV_PDEP) {
+                for (uint64_t x = pdep64(w, m); x; x &= x - 1)
+                    at[k++] = (uint32_t)(b * 64) + (uint32_t)__builtin_ctzll(x);
+            } else
+#endif
+            {
+                for (uint32_t xi = 0; w; w &= w - 1) {
+                    for (uint32_t r = (uint32_t)__builtin_ctzll(w); xi < r; xi++)
+                        m &= m - 1;
+                    at[k++] = (uint32_t)(b * 64) + (uint32_t)__builtin_ctzll(m);
+                }
+            }
+        }
+        col += cnt;
+    }
+    return col;
+}
+
+typedef size_t (*stage1_fn)(struct stage1 *, const unsigned char *, size_t, size_t);
+typedef uint32_t (*walk_fn)(const uint64_t *, size_t, size_t, size_t, const uint32_t *, int,
+                            uint32_t *);
+typedef uint32_t (*walk_bits_fn)(const uint64_t *, size_t, size_t, size_t, uint64_t, uint32_t *);
+
+static size_t stage1_portable(struct stage1 *s, const unsigned char *b, size_t off, size_t nblk)
+{
+    return stage1(s, b, off, nblk, LV_PORTABLE);
+}
+
+static uint32_t walk_portable(const uint64_t *sm, size_t base, size_t rs, size_t end,
+                              const uint32_t *need, int nneed, uint32_t *at)
+{
+    return walk(sm, base, rs, end, need, nneed, at, LV_PORTABLE);
+}
+
+static uint32_t walk_bits_portable(const uint64_t *sm, size_t base, size_t rs, size_t end,
+                                   uint64_t want, uint32_t *at)
+{
+    return walk_bits(sm, base, rs, end, want, at, LV_PORTABLE);
+}
+
+#if CSV_X86
+static size_t stage1_sse2(struct stage1 *s, const unsigned char *b, size_t off, size_t nblk)
+{
+    return stage1(s, b, off, nblk, LV_SSE2);
+}
+
+static TARGET_AVX2 size_t stage1_avx2(struct stage1 *s, const unsigned char *b, size_t off,
+                                      size_t nblk)
+{
+    return stage1(s, b, off, nblk, LV_AVX2);
+}
+
+static TARGET_AVX2 uint32_t walk_avx2(const uint64_t *sm, size_t base, size_t rs, size_t end,
+                                      const uint32_t *need, int nneed, uint32_t *at)
+{
+    return walk(sm, base, rs, end, need, nneed, at, LV_AVX2);
+}
+
+static TARGET_AVX2 uint32_t walk_bits_avx2(const uint64_t *sm, size_t base, size_t rs, size_t end,
+                                           uint64_t want, uint32_t *at)
+{
+    return walk_bits(sm, base, rs, end, want, at, LV_AVX2);
+}
+
+static TARGET_PDEP uint32_t walk_bits_pdep(const uint64_t *sm, size_t base, size_t rs, size_t end,
+                                           uint64_t want, uint32_t *at)
+{
+    return walk_bits(sm, base, rs, end, want, at, LV_PDEP);
+}
+#endif
+
+/* The scanner's state between passes. */
+struct scan {
+    const char *p;
+    size_t n;
+    uint64_t first_line;
+    struct stage1 s1;
+    walk_fn walk;           /* the wanted separators: any indices */
+    walk_bits_fn walk_bits; /* below 64, as the bits of want (NULL: not so) */
+    uint64_t want;
+    size_t smcap;       /* room in s1.sm */
+    size_t rs;          /* where the current record starts */
+    uint64_t lf_before; /* LFs before rs (quoted ones too) */
+    size_t blocks;      /* blocks stage 1 has done */
+    uint64_t ended;     /* LFs that ended records (blank lines too) */
+    int nmap;
+    int mcol[MAX_SLOTS], mslot[MAX_SLOTS];  /* wanted columns, ascending, and their slots */
+    int mstart[MAX_SLOTS], mend[MAX_SLOTS]; /* the index in need of the separators around */
+    int nneed;
+    uint32_t need[2 * MAX_SLOTS]; /* separators around wanted fields, by index, ascending */
+    uint32_t at[2 * MAX_SLOTS];   /* their positions in the record at hand */
+    struct rbi_csv_span span[MAX_SLOTS];
+    rbi_csv_row_fn fn;
+    void *ctx;
+    uint64_t records;
+    uint32_t ends[ENDS];
+    uint64_t endq[ENDS];
+    uint64_t endqc[ENDS];
+    uint8_t endqf[ENDS];
+    uint64_t qring[QRING];
+    uint64_t stack[SM_STACK];
+};
+
+/* True if p[fs..fe) holds a '"': from the quote masks (blocks at 'lo' and after are kept),
+ * or the bytes for a field older than that. */
+static bool has_quote(const struct scan *sc, size_t lo, size_t fs, size_t fe)
+{
+    size_t b0 = fs >> 6, b1 = (fe - 1) >> 6;
+
+    if (fe <= fs)
+        return false;
+    if (b0 < lo)
+        return memchr(sc->p + fs, '"', fe - fs) != NULL;
+    if (b0 == b1)
+        return (sc->qring[b0 & (QRING - 1)] >> (fs & 63) &
+                (~(uint64_t)0 >> (63 - ((fe - 1 - fs) & 63)))) != 0;
+    if (sc->qring[b0 & (QRING - 1)] >> (fs & 63))
+        return true;
+    for (size_t b = b0 + 1; b < b1; b++)
+        if (sc->qring[b & (QRING - 1)])
+            return true;
+    return (sc->qring[b1 & (QRING - 1)] & (~(uint64_t)0 >> (63 - ((fe - 1) & 63)))) != 0;
+}
+
+/*
+ * One record, p[rs..end) (end: its LF, or the end of the data), whose columns qc (and past
+ * 63, if qf) hold a quote. Only the wanted columns are looked at.
+ */
+static rb_status emit_row(struct scan *sc, size_t end, uint64_t qc, bool qf, uint64_t *fail,
                           rb_error *err)
 {
     const char *p = sc->p;
-    const uint32_t *c = sc->pos + sc->first;
     struct rbi_csv_row row;
-    size_t rend = end;
-    int nf = (int)(ncommas + 1);
-    rb_status rc;
+    size_t rs = sc->rs, rend = end, lo;
+    int nf;
 
-    if (rend > sc->rs && p[rend - 1] == '\r')
+    if (rend > rs && p[rend - 1] == '\r')
         rend--;
-    if (nf == 1 && rend == sc->rs)
+    nf = 1 + (int)(sc->walk_bits
+                       ? sc->walk_bits(sc->s1.sm, sc->s1.base, rs, end, sc->want, sc->at)
+                       : sc->walk(sc->s1.sm, sc->s1.base, rs, end, sc->need, sc->nneed, sc->at));
+    if (nf == 1 && rend == rs)
         return RB_OK; /* a blank line */
+    lo = sc->blocks > QRING - 1 ? sc->blocks - (QRING - 1) : 0;
     row.quoted = 0;
-    for (int k = 0, qi = 0; k < sc->nmap; k++) {
+    for (int k = 0; k < sc->nmap; k++) {
         int col = sc->mcol[k];
         struct rbi_csv_span *f = &sc->span[sc->mslot[k]];
         size_t fs, fe;
@@ -892,51 +1393,70 @@ static rb_status emit_row(struct scan *sc, size_t ncommas, size_t end, uint64_t 
             f->len = 0;
             continue;
         }
-        fs = col == 0 ? sc->rs : (size_t)c[col - 1] + 1;
-        fe = col == nf - 1 ? rend : (size_t)c[col];
+        fs = col == 0 ? rs : (size_t)sc->at[sc->mstart[k]] + 1;
+        fe = col == nf - 1 ? rend : (size_t)sc->at[sc->mend[k]];
         f->p = p + fs;
-        f->len = fe > fs ? fe - fs : 0;
-        /* quotes and fields both come in file order: walk them together */
-        while ((size_t)qi < sc->nquotes && sc->quotes[qi] < fs)
-            qi++;
-        if (sc->many || ((size_t)qi < sc->nquotes && sc->quotes[qi] < fe))
+        f->len = fe - fs;
+        if (col < 64 ? (qc >> col) & 1 : qf && has_quote(sc, lo, fs, fe))
             row.quoted |= (uint64_t)1 << sc->mslot[k];
     }
     row.f = sc->span;
     row.nfields = nf;
-    row.line = sc->first_line + sc->row_nl;
-    row.raw = p + sc->rs;
-    row.rawlen = rend - sc->rs;
+    row.line = sc->first_line + sc->lf_before;
+    row.raw = p + rs;
+    row.rawlen = rend - rs;
     sc->records++;
     *fail = row.line;
-    rc = sc->fn(sc->ctx, &row, fail, err);
-    return rc;
+    return sc->fn(sc->ctx, &row, fail, err);
 }
 
-/* Room for 64 more positions: drop those of finished records, or grow. */
-static rb_status pos_room(struct scan *sc)
+/* The records whose ends the last stage-1 pass found. */
+static rb_status emit_ends(struct scan *sc, uint64_t *fail, rb_error *err)
 {
-    if (sc->npos + 64 <= sc->cap)
-        return RB_OK;
-    if (sc->first > 0) {
-        memmove(sc->pos, sc->pos + sc->first, (sc->npos - sc->first) * sizeof(*sc->pos));
-        sc->npos -= sc->first;
-        sc->first = 0;
+    for (size_t j = 0; j < sc->s1.nends; j++) {
+        size_t end = sc->ends[j];
+        rb_status rc = emit_row(sc, end, sc->endqc[j], sc->endqf[j], fail, err);
+        if (rc != RB_OK)
+            return rc;
+        sc->rs = end + 1;
+        /* the LFs before the next record: this one's, those of the records before, and
+         * the quoted ones before this LF */
+        sc->ended++;
+        sc->lf_before = sc->ended + sc->endq[j];
     }
-    if (sc->npos + 64 > sc->cap) {
-        size_t cap = sc->cap * 2;
-        uint32_t *np;
-        if (sc->pos == sc->stack) {
-            np = rbi_lmalloc((cap + 64) * sizeof(*np));
-            if (np)
-                memcpy(np, sc->pos, sc->npos * sizeof(*np));
+    sc->s1.nends = 0;
+    return RB_OK;
+}
+
+/* Room in the block masks for nblk more blocks from block 'next': drop those before the
+ * current record, or grow. */
+static rb_status sm_room(struct scan *sc, size_t next, size_t nblk)
+{
+    struct stage1 *s = &sc->s1;
+    size_t keep = sc->rs >> 6; /* the current record's first block */
+
+    if (next + nblk - s->base <= sc->smcap)
+        return RB_OK;
+    if (keep > s->base) {
+        memmove(s->sm, s->sm + (keep - s->base), (next - keep) * sizeof(*s->sm));
+        s->base = keep;
+    }
+    if (next + nblk - s->base > sc->smcap) {
+        size_t cap = sc->smcap * 2;
+        uint64_t *nsm;
+        while (next + nblk - s->base > cap)
+            cap *= 2;
+        if (s->sm == sc->stack) {
+            nsm = rbi_lmalloc(cap * sizeof(*nsm));
+            if (nsm)
+                memcpy(nsm, sc->stack, (next - s->base) * sizeof(*nsm));
         } else {
-            np = rbi_lrealloc(sc->pos, (cap + 64) * sizeof(*np));
+            nsm = rbi_lrealloc(s->sm, cap * sizeof(*nsm));
         }
-        if (!np)
+        if (!nsm)
             return RB_NOMEM;
-        sc->pos = np;
-        sc->cap = cap;
+        s->sm = nsm;
+        sc->smcap = cap;
     }
     return RB_OK;
 }
@@ -945,9 +1465,11 @@ rb_status rbi_csv_scan(const char *p, size_t n, uint64_t first_line,
                        const struct rbi_csv_layout *lay, rbi_csv_row_fn fn, void *ctx,
                        struct rbi_csv_scan_result *res, rb_error *err)
 {
+    stage1_fn pass = stage1_portable;
     struct scan *sc;
     unsigned char tail[64];
-    uint64_t inq = 0, nl_before = 0, fail = 0;
+    uint64_t fail = 0;
+    size_t off = 0, full = n & ~(size_t)63;
     rb_status rc = RB_OK;
 
     res->records = 0;
@@ -957,114 +1479,117 @@ rb_status rbi_csv_scan(const char *p, size_t n, uint64_t first_line,
     sc = rbi_lmalloc(sizeof(*sc));
     if (!sc)
         return rbi_error_set(err, RB_NOMEM, "out of memory");
+    memset(&sc->s1, 0, sizeof(sc->s1));
+    sc->walk = walk_portable;
+    sc->walk_bits = walk_bits_portable;
+#if CSV_X86
+    switch (level()) {
+    case LV_PDEP:
+        pass = stage1_avx2;
+        sc->walk = walk_avx2;
+        sc->walk_bits = walk_bits_pdep;
+        break;
+    case LV_AVX2:
+        pass = stage1_avx2;
+        sc->walk = walk_avx2;
+        sc->walk_bits = walk_bits_avx2;
+        break;
+    case LV_SSE2:
+        pass = stage1_sse2;
+        break;
+    default:
+        break;
+    }
+#endif
     sc->p = p;
     sc->n = n;
     sc->first_line = first_line;
-    sc->pos = sc->stack;
-    sc->cap = POS_STACK;
-    sc->npos = sc->first = sc->rs = 0;
-    sc->row_nl = 0;
-    sc->ncols = lay->ncols;
+    sc->s1.sm = sc->stack;
+    sc->smcap = SM_STACK;
+    sc->s1.ends = sc->ends;
+    sc->s1.endq = sc->endq;
+    sc->s1.endqc = sc->endqc;
+    sc->s1.endqf = sc->endqf;
+    sc->s1.qring = sc->qring;
+    sc->s1.nul = SIZE_MAX;
+    sc->rs = 0;
+    sc->lf_before = sc->ended = 0;
+    sc->blocks = 0;
     sc->nmap = 0;
+    sc->nneed = 0;
     sc->fn = fn;
     sc->ctx = ctx;
     sc->records = 0;
-    sc->nquotes = 0;
-    sc->many = false;
     for (int i = 0; i < MAX_SLOTS; i++) {
         sc->span[i].p = NULL;
         sc->span[i].len = 0;
     }
     for (int i = 0; i < lay->ncols && sc->nmap < MAX_SLOTS; i++) {
         if (lay->colmap[i] >= 0 && lay->colmap[i] < MAX_SLOTS) {
-            sc->mcol[sc->nmap] = i;
-            sc->mslot[sc->nmap] = lay->colmap[i];
-            sc->nmap++;
+            int k = sc->nmap++;
+            sc->mcol[k] = i;
+            sc->mslot[k] = lay->colmap[i];
+            /* the separators around it: i - 1 (none for the first field) and i */
+            if (i > 0 && (sc->nneed == 0 || sc->need[sc->nneed - 1] != (uint32_t)i - 1))
+                sc->need[sc->nneed++] = (uint32_t)i - 1;
+            sc->mstart[k] = sc->nneed - 1;
+            sc->need[sc->nneed++] = (uint32_t)i;
+            sc->mend[k] = sc->nneed - 1;
         }
     }
-    for (size_t off = 0; off < n; off += 64) {
-        uint64_t valid, inside, seps, ends, x, qn, nend;
-        struct masks m;
-        const unsigned char *b = block_at(p, n, off, tail, &valid);
-        uint32_t *out;
-        int cnt;
-
-        block_masks(b, &m);
-        m.n &= valid;
-        if (m.z & valid) {
-            int bit = __builtin_ctzll(m.z & valid);
-            fail = first_line + nl_before + (uint64_t)popcount64(m.n & (through(bit) >> 1));
-            rc = rbi_error_set(err, RB_SYNTAX, "NUL byte: binary data, not CSV text");
-            goto out;
+    sc->want = 0;
+    for (int i = 0; i < sc->nneed; i++) {
+        if (sc->need[i] >= 64) {
+            sc->walk_bits = NULL; /* the general walk then */
+            break;
         }
-        m.q &= valid;
-        inside = prefix_xor(m.q) ^ inq;
-        inq = (uint64_t)((int64_t)inside >> 63);
-        seps = (m.c | m.n) & ~inside & valid;
-        qn = m.n & inside; /* LFs inside quoted fields: rare */
-        if (!seps) {
-            nl_before += qn ? (uint64_t)popcount64(qn) : 0;
-            if (m.q)
-                keep_quotes(sc, m.q, off, 64);
-            continue;
-        }
-        if (pos_room(sc) != RB_OK) {
+        sc->want |= (uint64_t)1 << sc->need[i];
+    }
+    while (off < n) {
+        size_t did, nblk = off < full ? (full - off) >> 6 : 1;
+        if (nblk > WIN_BLOCKS)
+            nblk = WIN_BLOCKS;
+        if (sm_room(sc, off >> 6, nblk) != RB_OK) {
             rc = rbi_error_set(err, RB_NOMEM, "out of memory");
             goto out;
         }
-        /* flatten: every separator's position, four at a time (a few spare writes) */
-        out = sc->pos + sc->npos;
-        cnt = popcount64(seps);
-        x = seps;
-        for (int i = 0; i < cnt; i += 4) {
-            out[i] = (uint32_t)off + (uint32_t)__builtin_ctzll(x | (1ULL << 63));
-            x &= x - 1;
-            out[i + 1] = (uint32_t)off + (uint32_t)__builtin_ctzll(x | (1ULL << 63));
-            x &= x - 1;
-            out[i + 2] = (uint32_t)off + (uint32_t)__builtin_ctzll(x | (1ULL << 63));
-            x &= x - 1;
-            out[i + 3] = (uint32_t)off + (uint32_t)__builtin_ctzll(x | (1ULL << 63));
-            x &= x - 1;
+        if (off < full) {
+            did = pass(&sc->s1, (const unsigned char *)p + off, off, nblk);
+            off += did * 64;
+        } else { /* the last bytes, padded with spaces (no separators, no quotes) */
+            memcpy(tail, p + off, n - off);
+            memset(tail + (n - off), ' ', 64 - (n - off));
+            did = pass(&sc->s1, tail, off, 1);
+            if (did)
+                off = n;
         }
-        /* the records that end in this block; the LFs before a record are the records
-         * before it plus the quoted LFs */
-        ends = seps & m.n;
-        nend = 0;
-        while (ends) {
-            int bit = __builtin_ctzll(ends);
-            size_t k = sc->npos + (size_t)popcount64(seps & (through(bit) >> 1));
-            ends &= ends - 1;
-            if (m.q)
-                keep_quotes(sc, m.q, off, bit);
-            rc = emit_row(sc, k - sc->first, off + (size_t)bit, &fail, err);
-            if (rc != RB_OK)
-                goto out;
-            sc->first = k + 1;
-            sc->rs = off + (size_t)bit + 1;
-            sc->nquotes = 0;
-            sc->many = false;
-            nend++;
-            sc->row_nl = nl_before + nend + (qn ? (uint64_t)popcount64(qn & through(bit)) : 0);
+        sc->blocks += did;
+        rc = emit_ends(sc, &fail, err);
+        if (rc != RB_OK)
+            goto out;
+        if (sc->s1.nul != SIZE_MAX) {
+            size_t z = sc->s1.nul;
+            fail = first_line + sc->lf_before;
+            for (size_t i = sc->rs; i < z; i++)
+                fail += p[i] == '\n';
+            rc = rbi_error_set(err, RB_SYNTAX, "NUL byte: binary data, not CSV text");
+            goto out;
         }
-        if (m.q)
-            keep_quotes(sc, m.q, off, 64); /* those of the record still open */
-        sc->npos += (size_t)cnt;
-        nl_before += nend + (qn ? (uint64_t)popcount64(qn) : 0);
     }
     if (sc->rs < n) { /* a last record without its line end */
-        if (inq) {
-            fail = first_line + sc->row_nl;
+        if (sc->s1.inq) {
+            fail = first_line + sc->lf_before;
             rc = rbi_error_set(err, RB_SYNTAX, "unterminated quoted field");
             goto out;
         }
-        rc = emit_row(sc, sc->npos - sc->first, n, &fail, err);
+        rc = emit_row(sc, n, sc->s1.qc, sc->s1.qf, &fail, err);
     }
 out:
     res->records = sc->records;
     if (rc != RB_OK)
         res->fail_line = fail;
-    if (sc->pos != sc->stack)
-        rbi_lfree(sc->pos);
+    if (sc->s1.sm != sc->stack)
+        rbi_lfree(sc->s1.sm);
     rbi_lfree(sc);
     return rc;
 }
@@ -1192,8 +1717,6 @@ void rbi_csv_close(struct rbi_csv_reader *r)
 #define MAX_THREADS 64
 
 struct chunk {
-    size_t end;       /* mapped file: the offset after the chunk */
-    const char *view; /* the bytes to scan: data, or a part of a mapped file */
     char *data;
     size_t cap;   /* bytes usable (PAD more are allocated) */
     size_t len;   /* bytes of whole records */
@@ -1213,9 +1736,6 @@ struct drv {
     int *freeq, nfree;       /* stack of free buffers */
     int *workq, whead, wlen; /* FIFO of chunks to scan */
     bool done;               /* nothing more will be queued */
-    size_t *done_end;        /* mapped file: end offset + 1 of each finished chunk, by seq */
-    uint64_t done_seq;       /* chunks before this one are all finished */
-    size_t dropped;          /* file offsets below this are unmapped already */
     bool inline_scan;        /* the reader scans each chunk itself */
     /* the earliest failure so far */
     bool failed;
@@ -1255,7 +1775,7 @@ static void scan_chunk(struct drv *d, struct chunk *c, void *wctx)
     if (skip)
         return;
     e.msg[0] = '\0';
-    rc = rbi_csv_scan(c->view, c->len, c->line, &d->lay, d->job->row, wctx, &res, &e);
+    rc = rbi_csv_scan(c->data, c->len, c->line, &d->lay, d->job->row, wctx, &res, &e);
     atomic_fetch_add(&d->records, res.records);
     if (d->job->flush) { /* records the callback holds come before any failure in the scan */
         rb_error fe;
@@ -1269,46 +1789,6 @@ static void scan_chunk(struct drv *d, struct chunk *c, void *wctx)
     }
     if (rc != RB_OK)
         note_fail(d, c->seq, rc, e.msg, true, res.fail_line);
-}
-
-/*
- * Keep a mapped file's footprint bounded, whatever its size. A finished chunk's pages are
- * dropped at once, but for EDGE bytes at each end: a page fault maps the window of cached
- * pages around the faulting one ("fault-around": 64 KiB, the mapping being
- * MADV_SEQUENTIAL), so a neighbour still at work may map those again. The edges go later:
- * chunks finish out of order, so the offset below which every chunk is done is tracked,
- * and what lies more than EDGE below it is dropped, where no thread maps anything again.
- * The reader waits rather than run more than DONE_RING chunks ahead of the oldest
- * unfinished one (a worker the machine does not schedule for a while).
- */
-#define EDGE ((size_t)128 << 10)
-#define DROP_MARGIN EDGE
-#define DONE_RING 32
-
-static void chunk_done(struct drv *d, const struct chunk *c)
-{
-    size_t from = 0, to = 0;
-
-    if (!d->done_end)
-        return;
-    if (c->len > 2 * EDGE) /* the inside at once */
-        rbi_src_drop(d->src, c->end - c->len + EDGE, c->end - EDGE);
-    pthread_mutex_lock(&d->mu);
-    d->done_end[c->seq % DONE_RING] = c->end + 1;
-    while (d->done_end[d->done_seq % DONE_RING]) {
-        size_t end = d->done_end[d->done_seq % DONE_RING] - 1;
-        d->done_end[d->done_seq % DONE_RING] = 0;
-        d->done_seq++;
-        if (end > DROP_MARGIN && end - DROP_MARGIN > d->dropped) {
-            from = from ? from : d->dropped;
-            to = end - DROP_MARGIN;
-            d->dropped = to;
-        }
-    }
-    pthread_cond_broadcast(&d->cv_free); /* the reader may wait for done_seq */
-    pthread_mutex_unlock(&d->mu);
-    if (to > from)
-        rbi_src_drop(d->src, from, to);
 }
 
 struct worker_arg {
@@ -1337,7 +1817,6 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&d->mu);
 
         scan_chunk(d, &d->bufs[idx], w->wctx);
-        chunk_done(d, &d->bufs[idx]);
 
         pthread_mutex_lock(&d->mu);
         d->freeq[d->nfree++] = idx;
@@ -1537,6 +2016,8 @@ static rb_status read_header(struct drv *d, struct rbi_src *src, struct chunk *c
     }
     if (rc != RB_OK)
         return rc;
+    if (src->defer_hash) /* the header's bytes, before any of the records' */
+        src_hash(src, c->data, used);
     memmove(c->data, c->data + used, *n - used);
     *n -= used;
     return RB_OK;
@@ -1551,7 +2032,7 @@ static rb_status drv_setup(struct drv *d, int nthreads, size_t chunk, rb_error *
     if (!d->bufs || !d->freeq || !d->workq)
         return rbi_error_set(err, RB_NOMEM, "out of memory");
     memset(d->bufs, 0, (size_t)d->nbuf * sizeof(*d->bufs));
-    for (int i = 0; i < d->nbuf; i++) { /* chunk 0: views only, no buffers */
+    for (int i = 0; i < d->nbuf; i++) {
         d->bufs[i].data = rbi_lmalloc(chunk + PAD);
         if (!d->bufs[i].data)
             return rbi_error_set(err, RB_NOMEM, "out of memory");
@@ -1563,7 +2044,6 @@ static rb_status drv_setup(struct drv *d, int nthreads, size_t chunk, rb_error *
 
 static void drv_teardown(struct drv *d)
 {
-    rbi_lfree(d->done_end);
     if (d->bufs)
         for (int i = 0; i < d->nbuf; i++)
             rbi_lfree(d->bufs[i].data);
@@ -1582,6 +2062,33 @@ static void put_free(struct drv *d, int idx)
 }
 
 /*
+ * rbi_csv_cut() of p[0..n), a plain file's bytes from offset off on; those of them not
+ * hashed yet (all but what the last cut left over) are hashed in the same pass, so the
+ * bytes come from memory once for both. Other sources are hashed as they are read.
+ */
+static void cut_hashing(struct rbi_src *s, const char *p, size_t n, uint64_t off, size_t *cut,
+                        uint64_t *nl, bool *open)
+{
+    uint64_t q = 0, l = 0, q1, l1;
+    size_t h;
+
+    if (!s->defer_hash) {
+        rbi_csv_cut(p, n, cut, nl, open);
+        return;
+    }
+    rb_assert(s->hashed >= off);
+    h = s->hashed - off < n ? (size_t)(s->hashed - off) : n;
+    count_qn(p, h, &q, &l);
+    if (h < n) {
+        count_hash(&s->h, p + h, n - h, &q1, &l1);
+        s->hashed += n - h;
+        q += q1;
+        l += l1;
+    }
+    cut_back(p, n, q, l, cut, nl, open);
+}
+
+/*
  * The reader: cut the file into chunks of whole records and queue (or scan) them. The
  * buffer 'idx' holds n bytes that start a record on line 'line'. Failures are noted in d.
  */
@@ -1591,7 +2098,7 @@ static void read_loop(struct drv *d, struct rbi_src *src, int idx, size_t n, boo
     struct rbi_csv_job *job = d->job;
     char *carry = NULL;
     size_t carry_len = 0, carry_cap = 0;
-    uint64_t seq = 0;
+    uint64_t seq = 0, off = src->hashed; /* the file offset of the buffer (plain files) */
     rb_error e;
     rb_status rc;
 
@@ -1604,7 +2111,7 @@ static void read_loop(struct drv *d, struct rbi_src *src, int idx, size_t n, boo
         rc = fill(src, c, &n, &eof, &e);
         if (rc != RB_OK)
             goto out_fail;
-        rbi_csv_cut(c->data, n, &cut, &nl, &open);
+        cut_hashing(src, c->data, n, off, &cut, &nl, &open);
         if (eof) {
             if (n == 0) { /* nothing left */
                 put_free(d, idx);
@@ -1642,8 +2149,8 @@ static void read_loop(struct drv *d, struct rbi_src *src, int idx, size_t n, boo
         }
         if (carry_len)
             memcpy(carry, c->data + cut, carry_len);
-        c->view = c->data;
         c->len = cut;
+        off += cut;
         c->seq = seq++;
         c->line = line;
         line += nl;
@@ -1678,71 +2185,6 @@ out_fail:
     rbi_lfree(carry);
 }
 
-/* The reader for a mapped file: chunks are views into the mapping, cut at record ends. */
-static void map_loop(struct drv *d, const char *map, size_t size, size_t pos, size_t chunk,
-                     uint64_t line)
-{
-    struct rbi_csv_job *job = d->job;
-    uint64_t seq = 0;
-    rb_error e;
-
-    rbi_src_consume(d->src, pos);
-    while (pos < size) {
-        size_t want = chunk, len = 0;
-        uint64_t nl = 0;
-        struct chunk *c;
-        int idx;
-
-        for (;;) {
-            size_t end = size - pos > want ? pos + want : size, cut;
-            bool open;
-            if (end == size) { /* the rest; an open quote is the scanner's to report */
-                len = size - pos;
-                break;
-            }
-            rbi_csv_cut(map + pos, end - pos, &cut, &nl, &open);
-            if (cut) {
-                len = cut;
-                break;
-            }
-            if (want >= RBI_CSV_MAX_RECORD) {
-                rbi_error_set(&e, RB_TOOBIG,
-                              "record longer than %zu MiB (an unterminated quoted field?)",
-                              RBI_CSV_MAX_RECORD >> 20);
-                note_fail(d, seq, RB_TOOBIG, e.msg, true, line);
-                return;
-            }
-            want *= 2;
-        }
-        /* the hash, in file order, and before a worker may be done with these pages */
-        rbi_src_consume(d->src, pos + len);
-        pthread_mutex_lock(&d->mu); /* not a whole ring ahead of the oldest unfinished */
-        while (seq >= d->done_seq + DONE_RING)
-            pthread_cond_wait(&d->cv_free, &d->mu);
-        pthread_mutex_unlock(&d->mu);
-        idx = take_free(d);
-        c = &d->bufs[idx];
-        c->view = map + pos;
-        c->len = len;
-        c->end = pos + len;
-        c->seq = seq++;
-        c->line = line;
-        line += nl;
-        pos += len;
-        if (d->inline_scan) {
-            scan_chunk(d, c, job->wctx[0]);
-            chunk_done(d, c);
-            put_free(d, idx);
-        } else {
-            queue_work(d, idx);
-        }
-        if (job->progress)
-            job->progress(job->pctx, pos, size, atomic_load(&d->records));
-        if (has_failed(d))
-            return;
-    }
-}
-
 rb_status rbi_csv_run(struct rbi_csv_job *job, rb_error *err)
 {
     struct drv d;
@@ -1752,8 +2194,7 @@ rb_status rbi_csv_run(struct rbi_csv_job *job, rb_error *err)
     size_t chunk = job->chunk ? job->chunk : DEFAULT_CHUNK;
     int nthreads = job->nthreads, started = 0;
     uint64_t line = 1;
-    size_t n = 0, maplen = 0, hused = 0;
-    const char *map;
+    size_t n = 0;
     bool eof = false;
     rb_status rc;
     int idx;
@@ -1780,26 +2221,13 @@ rb_status rbi_csv_run(struct rbi_csv_job *job, rb_error *err)
     if (rc != RB_OK)
         goto out;
     job->gzip = rbi_src_is_gzip(src);
+    src->defer_hash = !job->gzip; /* hashed while the cut counts (cut_hashing) */
     d.src = src;
-    map = rbi_src_map(src, &maplen);
-    rc = drv_setup(&d, nthreads, map ? 0 : chunk, err);
-    if (rc == RB_OK && map) {
-        d.done_end = rbi_lmalloc(DONE_RING * sizeof(*d.done_end));
-        if (!d.done_end)
-            rc = rbi_error_set(err, RB_NOMEM, "out of memory");
-        else
-            memset(d.done_end, 0, DONE_RING * sizeof(*d.done_end));
-    }
+    rc = drv_setup(&d, nthreads, chunk, err);
     if (rc != RB_OK)
         goto out;
     idx = d.freeq[--d.nfree];
-    if (map) {
-        bool more;
-        rc = parse_header(&d, map, maplen, true, &hused, &line, &more, err);
-        d.freeq[d.nfree++] = idx;
-    } else {
-        rc = read_header(&d, src, &d.bufs[idx], &n, &eof, &line, err);
-    }
+    rc = read_header(&d, src, &d.bufs[idx], &n, &eof, &line, err);
     if (rc != RB_OK)
         goto out;
     for (int i = 0; i < nthreads; i++) {
@@ -1811,10 +2239,7 @@ rb_status rbi_csv_run(struct rbi_csv_job *job, rb_error *err)
     }
     d.inline_scan = started == 0; /* no thread (asked for none, or none started) */
 
-    if (map)
-        map_loop(&d, map, maplen, hused, chunk, line);
-    else
-        read_loop(&d, src, idx, n, eof, line);
+    read_loop(&d, src, idx, n, eof, line);
 
     pthread_mutex_lock(&d.mu);
     d.done = true;

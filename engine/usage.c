@@ -251,8 +251,23 @@ static void format_day(int32_t day, char *buf, size_t cap)
 static bool is_clean_text(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
 
+    /* printable ASCII, 8 bytes at a time (the last 8 again for a tail): no high bit, no
+     * byte below 0x20, no 0x7f */
+    while (n >= 8) {
+        uint64_t w, d;
+        memcpy(&w, p + i, 8);
+        d = w ^ (ones * 0x7f);
+        if ((w & highs) || ((w - ones * 0x20) & ~w & highs) || ((d - ones) & ~d & highs))
+            break; /* the bytes from i, one by one (those before are clean ASCII) */
+        if (i + 8 == n) {
+            i = n;
+            break;
+        }
+        i = i + 16 <= n ? i + 8 : n - 8;
+    }
     while (i < n) {
         unsigned c = p[i], lo = 0x80, hi = 0xBF;
         size_t k;
@@ -313,18 +328,205 @@ static bool is_tag_key(const char *s)
 
 static const rb_dec dec0 = {0, 0, 0, 0};
 
+/* {===================================================================================
+ * Hot helpers: short copies and compares, big-endian stores, 12 digits, and the common
+ * case of an exact decimal sum, inline
+ * =================================================================================== */
+
+static inline uint64_t load64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* n bytes from s to d (not overlapping), in a few word moves for short values. */
+static inline void copy_bytes(void *d, const void *s, size_t n)
+{
+    unsigned char *dd = d;
+    const unsigned char *ss = s;
+
+    if (n >= 8 && n <= 32) { /* 8-byte moves, the last ones overlapping */
+        uint64_t a = load64(ss), b = load64(ss + n - 8);
+        if (n > 16) {
+            uint64_t c = load64(ss + 8), e = load64(ss + n - 16);
+            memcpy(dd + 8, &c, 8);
+            memcpy(dd + n - 16, &e, 8);
+        }
+        memcpy(dd, &a, 8);
+        memcpy(dd + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a = load32(ss), b = load32(ss + n - 4);
+        memcpy(dd, &a, 4);
+        memcpy(dd + n - 4, &b, 4);
+    } else if (n > 0 && n < 4) {
+        dd[0] = ss[0];
+        dd[n / 2] = ss[n / 2];
+        dd[n - 1] = ss[n - 1];
+    } else if (n) {
+        memcpy(dd, ss, n);
+    }
+}
+
+/* a[0..n) == b[0..n), word by word for the short texts of a row. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t d = 0;
+    size_t i = 0;
+
+    if (n < 8)
+        return memcmp(a, b, n) == 0;
+    for (; i + 8 < n; i += 8)
+        d |= load64(a + i) ^ load64(b + i);
+    return (d | (load64(a + n - 8) ^ load64(b + n - 8))) == 0;
+}
+
+/* 12 ASCII digits at p: every byte 0x30..0x39 (high nibble 3, low nibble + 6 no carry). */
+static inline bool digits12(const char *p)
+{
+    const uint64_t hi8 = 0xF0F0F0F0F0F0F0F0ULL, x30 = 0x3030303030303030ULL;
+    const uint64_t six = 0x0606060606060606ULL;
+    uint64_t a = load64(p), b = (uint64_t)load32(p + 8) | 0x3030303000000000ULL;
+
+    return (a & hi8) == x30 && ((a + six) & hi8) == x30 && (b & hi8) == x30 &&
+           ((b + six) & hi8) == x30;
+}
+
+__extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
+
+static inline void put_be64(unsigned char *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+#else
+    rbi_be64_put(p, v);
+#endif
+}
+
+static inline void put_be32(unsigned char *p, uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, 4);
+#else
+    rbi_be32_put(p, v);
+#endif
+}
+
+static inline uint32_t get_be32(const unsigned char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+#else
+    return rbi_be32_get(p);
+#endif
+}
+
+#define P10_18 1000000000000000000ULL
+#define HALF_LIMIT ((i128)P10_18 * (i128)P10_18 * 50) /* 5 x 10^37: two of them sum < 10^38 */
+
+/* HALF_LIMIT / 10^d: a magnitude below it stays below HALF_LIMIT once scaled by 10^d. */
+static const i128 half_lim[19] = {
+    HALF_LIMIT,
+    HALF_LIMIT / 10,
+    HALF_LIMIT / 100,
+    HALF_LIMIT / 1000,
+    HALF_LIMIT / 10000,
+    HALF_LIMIT / 100000,
+    HALF_LIMIT / 1000000,
+    HALF_LIMIT / 10000000,
+    HALF_LIMIT / 100000000,
+    HALF_LIMIT / 1000000000,
+    HALF_LIMIT / 10000000000ULL,
+    HALF_LIMIT / 100000000000ULL,
+    HALF_LIMIT / 1000000000000ULL,
+    HALF_LIMIT / 10000000000000ULL,
+    HALF_LIMIT / 100000000000000ULL,
+    HALF_LIMIT / 1000000000000000ULL,
+    HALF_LIMIT / 10000000000000000ULL,
+    HALF_LIMIT / 100000000000000000ULL,
+    HALF_LIMIT / P10_18,
+};
+
+static const uint64_t p10_64[19] = {1ULL,
+                                    10ULL,
+                                    100ULL,
+                                    1000ULL,
+                                    10000ULL,
+                                    100000ULL,
+                                    1000000ULL,
+                                    10000000ULL,
+                                    100000000ULL,
+                                    1000000000ULL,
+                                    10000000000ULL,
+                                    100000000000ULL,
+                                    1000000000000ULL,
+                                    10000000000000ULL,
+                                    100000000000000ULL,
+                                    1000000000000000ULL,
+                                    10000000000000000ULL,
+                                    100000000000000000ULL,
+                                    P10_18};
+
+static inline i128 dec_coef(const rb_dec *d)
+{
+    return (i128)(((u128)(uint64_t)d->hi << 64) | d->lo); /* two's complement, as dec.c */
+}
+
 /*
- * Amount text: empty (or NULL) is zero. The common form, an optional '-' and at most 18
- * digits with an optional '.', is read here (the coefficient fits 64 bits, the scale is
- * the number of fraction digits: exactly what rb_dec_parse() makes of it); anything else
- * (exponents, '+', long numbers, errors) goes to rb_dec_parse().
+ * *r = a + b, exactly as rb_dec_add() makes it (the larger scale, the exact coefficient),
+ * inline for aggregation's common case: scales at most 18 apart and magnitudes that stay
+ * below 5 x 10^37 once aligned, so the sum is below 10^38 and nothing needs fitting.
+ * Anything else goes to rb_dec_add(). r may be a or b.
+ */
+static inline rb_status dec_add(rb_dec *r, const rb_dec *a, const rb_dec *b)
+{
+    const rb_dec *big = a->scale >= b->scale ? a : b, *small = big == a ? b : a;
+    unsigned d = (unsigned)(big->scale - small->scale);
+    i128 x = dec_coef(big), y = dec_coef(small), z;
+
+    /* |x| < 5 x 10^37 and |y| x 10^d < 5 x 10^37, as unsigned ranges (no overflow) */
+    if (d > 18 || (u128)x + (u128)HALF_LIMIT >= 2 * (u128)HALF_LIMIT ||
+        (u128)y + (u128)half_lim[d] >= 2 * (u128)half_lim[d])
+        return rb_dec_add(r, a, b);
+    z = x + y * (i128)p10_64[d];
+    r->lo = (uint64_t)(u128)z;
+    r->hi = (int64_t)(uint64_t)((u128)z >> 64);
+    r->scale = big->scale;
+    r->pad_ = 0;
+    return RB_OK;
+}
+
+rb_status rbi_usage_dec_add(rb_dec *r, const rb_dec *a, const rb_dec *b)
+{
+    return dec_add(r, a, b);
+}
+
+/*
+ * Amount text: empty (or NULL) is zero. The common forms, an optional '-' and at most 18
+ * digits with an optional '.', then maybe CUR's exponent (E or e, a sign, 1 to 3 digits),
+ * are read here (the coefficient fits 64 bits, the scale is the number of fraction digits
+ * less the exponent: exactly what rb_dec_parse() makes of it); anything else ('+', long
+ * numbers, large exponents, errors) goes to rb_dec_parse().
  */
 rb_status rbi_usage_parse_amount(rb_dec *out, const char *p, size_t n)
 {
-    const char *q = p, *end = p + n, *dot = NULL;
-    uint64_t c = 0;
-    int digits = 0;
+    const char *q = p, *end = p + n, *start;
+    uint64_t c = 0; /* wraps past 19 digits: then unused */
+    int digits, scale = 0;
     bool neg = false;
+    unsigned d;
 
     if (n == 0) {
         *out = dec0;
@@ -334,22 +536,57 @@ rb_status rbi_usage_parse_amount(rb_dec *out, const char *p, size_t n)
         neg = true;
         q++;
     }
-    for (; q < end; q++) {
-        unsigned d = (unsigned)(unsigned char)*q - '0';
-        if (d <= 9) {
+    start = q;
+    for (; q < end && (d = (unsigned)(unsigned char)*q - '0') <= 9; q++)
+        c = c * 10 + d;
+    digits = (int)(q - start);
+    if (q < end && *q == '.') {
+        const char *frac = ++q;
+        for (; q < end && (d = (unsigned)(unsigned char)*q - '0') <= 9; q++)
             c = c * 10 + d;
-            digits++;
-        } else if (*q == '.' && !dot) {
-            dot = q;
-        } else {
-            break;
+        scale = (int)(q - frac);
+        digits += scale;
+    }
+    if (digits == 0 || digits > 18)
+        return rb_dec_parse(out, p, n, NULL);
+    if (q != end) { /* CUR's exponent form, 9.984E-7: a sign and at most 3 digits */
+        const char *e = q + 1;
+        bool eneg = false;
+        int ev = 0, ed = 0;
+        if ((*q | 0x20) != 'e')
+            return rb_dec_parse(out, p, n, NULL);
+        if (e < end && (*e == '-' || *e == '+'))
+            eneg = *e++ == '-';
+        for (; e < end && ed < 4; e++, ed++) {
+            d = (unsigned)(unsigned char)*e - '0';
+            if (d > 9)
+                break;
+            ev = ev * 10 + (int)d;
+        }
+        if (e != end || ed == 0 || ed > 3)
+            return rb_dec_parse(out, p, n, NULL);
+        scale += eneg ? ev : -ev;
+        if (c == 0) { /* rb_dec_parse() keeps a zero's scale within 0..38 */
+            scale = scale < 0 ? 0 : scale > RB_DEC_MAX_SCALE ? RB_DEC_MAX_SCALE : scale;
+        } else if (scale < 0) { /* a positive exponent: c x 10^-scale, below 10^36 */
+            u128 m;
+            if (scale < -18)
+                return rb_dec_parse(out, p, n, NULL);
+            m = (u128)c * p10_64[-scale];
+            if (neg)
+                m = 0 - m;
+            out->lo = (uint64_t)m;
+            out->hi = (int64_t)(uint64_t)(m >> 64);
+            out->scale = 0;
+            out->pad_ = 0;
+            return RB_OK;
+        } else if (scale > RB_DEC_MAX_SCALE) {
+            return rb_dec_parse(out, p, n, NULL);
         }
     }
-    if (q != end || digits == 0 || digits > 18)
-        return rb_dec_parse(out, p, n, NULL);
     out->lo = neg ? 0 - c : c;
     out->hi = neg && c ? -1 : 0;
-    out->scale = dot ? (int32_t)(end - dot - 1) : 0;
+    out->scale = scale;
     out->pad_ = 0;
     return RB_OK;
 }
@@ -577,6 +814,9 @@ struct pend {
     unsigned char key[PEND_KEY];
 };
 
+#define TC_SLOTS 1024 /* a month of hours fits */
+#define TC_TEXT 32
+
 struct worker {
     struct rb_usage_import *imp;
     struct pend pend[PEND];
@@ -595,10 +835,11 @@ struct worker {
     char pc[40]; /* last period text and its month */
     size_t pclen;
     int pcmonth;
-    struct { /* recent usage dates (the 10 bytes YYYY-MM-DD), by a hash of them */
-        char text[10];
+    struct tcache { /* usage start times seen (valid ones), by day of month and hour */
+        char text[TC_TEXT];
+        uint32_t len; /* 0: empty */
         int32_t day;
-    } dc[64];
+    } tc[TC_SLOTS];
 };
 
 /* The current file's mapping (set by the header callback, read by the workers). */
@@ -1217,7 +1458,7 @@ static rb_status add_row(struct worker *w, const unsigned char *key, size_t klen
         int n = a->eff_same && same ? A_EFF : A__COUNT;
         for (int i = 0; i < n; i++) {
             const rb_dec *old = i == A_EFF && a->eff_same ? &a->amt[A_BILLED] : &a->amt[i];
-            if (rb_dec_add(&sum[i], old, &amt[i]) != RB_OK) {
+            if (dec_add(&sum[i], old, &amt[i]) != RB_OK) {
                 static const enum slot aslot[A__COUNT] = {S_QTY, S_BILLED, S_LIST, S_EFFECTIVE};
                 const char *col = fm->name[aslot[i]] ? fm->name[aslot[i]] : "(effective cost)";
                 rb_dec_format(&amt[i], q, sizeof(q));
@@ -1232,9 +1473,12 @@ static rb_status add_row(struct worker *w, const unsigned char *key, size_t klen
         a->rows++;
     } else {
         struct agg *a;
-        for (int i = 0; i < D_TAG0 + w->imp->ntags; i++) {
+        size_t off = 8;
+        for (int i = 0; i < D_TAG0 + w->imp->ntags; i++) { /* the key's values, in one walk */
             struct rbi_csv_span f;
-            key_field(key, klen, i, &f.p, &f.len);
+            f.len = (size_t)key[off] << 8 | key[off + 1];
+            f.p = (const char *)key + off + 2;
+            off += 2 + f.len;
             if (!is_clean_text(f.p, f.len))
                 return bad_col(w, row, err, dim_to_slot(fm, i),
                                "not UTF-8 text, or holds a control character", &f);
@@ -1359,7 +1603,7 @@ static rb_status parse_row(struct worker *w, const struct rbi_csv_row *row, size
     if (w->gen != imp->gen) { /* a new file: forget what belonged to the last one */
         w->gen = imp->gen;
         w->pclen = 0;
-        memset(w->dc, 0, sizeof(w->dc));
+        memset(w->tc, 0, sizeof(w->tc));
         for (int i = 0; i < fm->nabsent; i++) {
             v[fm->absent[i]].p = "";
             v[fm->absent[i]].len = 0;
@@ -1391,17 +1635,13 @@ static rb_status parse_row(struct worker *w, const struct rbi_csv_row *row, size
             acc = v[S_ACCOUNT2];
         if (acc.len == 0)
             return bad_col(w, row, err, S_ACCOUNT, "empty account id", &acc);
-    } else {
-        bool digits = acc.len == RB_ACCOUNT_ID_LEN;
-        for (size_t i = 0; digits && i < acc.len; i++)
-            digits = acc.p[i] >= '0' && acc.p[i] <= '9';
-        if (!digits)
-            return bad_col(w, row, err, S_ACCOUNT, "not a 12-digit account id", &acc);
+    } else if (acc.len != RB_ACCOUNT_ID_LEN || !digits12(acc.p)) {
+        return bad_col(w, row, err, S_ACCOUNT, "not a 12-digit account id", &acc);
     }
 
     /* period and day */
     if (v[S_PERIOD].len < sizeof(w->pc) && w->pclen == v[S_PERIOD].len &&
-        memcmp(w->pc, v[S_PERIOD].p, w->pclen) == 0) {
+        same_bytes(w->pc, v[S_PERIOD].p, w->pclen)) {
         month = w->pcmonth;
     } else {
         int32_t d0;
@@ -1414,21 +1654,27 @@ static rb_status parse_row(struct worker *w, const struct rbi_csv_row *row, size
         }
     }
     {
+        /* a time seen before (the same text) is valid and has its day; the slot is the day
+         * of month and the hour, for hourly files (any text lands in some slot) */
         const char *t = v[S_DAY].p;
-        unsigned slot;
+        size_t tn = v[S_DAY].len;
+        struct tcache *c;
         int m0;
-        if (v[S_DAY].len < 10 || !time_rest_ok(t, v[S_DAY].len))
+        if (tn < 10)
             return bad_col(w, row, err, S_DAY, "not a UTC date", &v[S_DAY]);
-        slot = ((unsigned char)t[5] * 31u + (unsigned char)t[6] * 7u + (unsigned char)t[8] * 3u +
-                (unsigned char)t[9] + (unsigned char)t[3] * 11u) &
-               63u;
-        if (memcmp(w->dc[slot].text, t, 10) == 0) {
-            day = w->dc[slot].day;
+        c = &w->tc[((unsigned)((unsigned char)t[8] * 10 + (unsigned char)t[9]) * 24 +
+                    (tn >= 13 ? (unsigned)((unsigned char)t[11] * 10 + (unsigned char)t[12]) : 0)) &
+                   (TC_SLOTS - 1)];
+        if (c->len == tn && same_bytes(c->text, t, tn)) {
+            day = c->day;
         } else {
-            if (!date_ok(t, &day, &m0))
+            if (!time_rest_ok(t, tn) || !date_ok(t, &day, &m0))
                 return bad_col(w, row, err, S_DAY, "not a UTC date", &v[S_DAY]);
-            memcpy(w->dc[slot].text, t, 10);
-            w->dc[slot].day = day;
+            if (tn <= TC_TEXT) {
+                memcpy(c->text, t, tn);
+                c->len = (uint32_t)tn;
+                c->day = day;
+            }
         }
     }
 
@@ -1485,13 +1731,13 @@ static rb_status parse_row(struct worker *w, const struct rbi_csv_row *row, size
     if (ensure_cap(&w->key, &w->keycap, klen) != RB_OK)
         return rbi_error_set(err, RB_NOMEM, "out of memory");
     k = w->key;
-    rbi_be32_put(k, (uint32_t)month);
-    rbi_be32_put(k + 4, (uint32_t)day);
+    put_be32(k, (uint32_t)month);
+    put_be32(k + 4, (uint32_t)day);
     k += 8;
     for (int i = 0; i < nd; i++) {
         k[0] = (unsigned char)(dims[i].len >> 8);
         k[1] = (unsigned char)dims[i].len;
-        memcpy(k + 2, dims[i].p, dims[i].len);
+        copy_bytes(k + 2, dims[i].p, dims[i].len);
         k += 2 + dims[i].len;
     }
     *klenp = klen;
@@ -1793,7 +2039,7 @@ rb_status rb_usage_import_rejects(const rb_usage_import *imp, rb_usage_reject_cb
 }
 
 /* {===================================================================================
- * Prepare: merge the workers' tables, sort, cut into periods
+ * Prepare: sort each worker's aggregates, merge them, cut into periods
  * =================================================================================== */
 
 /* An aggregate in the sort: period and day, then its hash, then (rarely) its key. The order
@@ -1821,81 +2067,125 @@ static int sortent_cmp(const void *pa, const void *pb)
     return x->a->klen < y->a->klen ? -1 : x->a->klen > y->a->klen;
 }
 
-struct sort_job {
-    struct sortent *e;
-    size_t n;
+/*
+ * One worker's aggregates, sorted in sortent_cmp() order (a run of the merge): collected by
+ * walking its arena, then a least-significant-digit radix sort on k1 and the high half of
+ * k2, a byte a pass (a byte that all entries share costs no pass), then the runs that those
+ * leave equal (rare: the low half of k2 then, or the key when two hashes collide) by
+ * insertion. Runs on a thread of its own: it allocates through the locked seam.
+ */
+struct run {
+    struct worker *w;
+    struct sortent *e; /* its entries */
+    size_t n, i;       /* entries, and the next one to merge */
+    rb_status rc;
 };
 
-static void *sort_thread(void *arg)
+static void *sort_run(void *arg)
 {
-    struct sort_job *j = arg;
+    struct run *r = arg;
+    struct sortent *e, *tmp = NULL;
+    uint32_t(*count)[256] = NULL;
+    size_t n = r->w->t.n, k = 0;
 
-    qsort(j->e, j->n, sizeof(*j->e), sortent_cmp);
-    return NULL;
-}
-
-/*
- * Sort the entries: each worker's (e[seg[i]..seg[i+1])) on a thread of its own, then merge
- * the sorted runs pairwise. *ep may be replaced by the merge buffer (the old one freed).
- */
-static rb_status sort_entries(struct sortent **ep, size_t n, const size_t *seg, int nseg)
-{
-    struct sortent *e = *ep, *tmp;
-    struct sort_job jobs[64];
-    pthread_t tids[64];
-    bool started[64] = {false};
-    size_t runs[65];
-    int nruns = 0;
-
-    for (int i = 0; i < nseg; i++) {
-        jobs[i].e = e + seg[i];
-        jobs[i].n = seg[i + 1] - seg[i];
-        if (i > 0 && jobs[i].n > 1)
-            started[i] = pthread_create(&tids[i], NULL, sort_thread, &jobs[i]) == 0;
-    }
-    for (int i = 0; i < nseg; i++) {
-        if (started[i])
-            pthread_join(tids[i], NULL);
-        else
-            sort_thread(&jobs[i]);
-        if (jobs[i].n)
-            runs[nruns++] = seg[i];
-    }
-    runs[nruns] = n;
-    if (nruns <= 1)
-        return RB_OK;
-    tmp = rbi_malloc(n * sizeof(*tmp));
-    if (!tmp)
-        return RB_NOMEM;
-    while (nruns > 1) { /* merge runs two by two into tmp, then swap */
-        int out = 0;
-        for (int r = 0; r < nruns; r += 2) {
-            size_t a = runs[r], am = runs[r + 1], b = am, bm = r + 2 <= nruns ? runs[r + 2] : am;
-            size_t w = a;
-            if (r + 1 >= nruns) { /* an odd run out: copy */
-                memcpy(tmp + a, e + a, (runs[r + 1] - a) * sizeof(*e));
-                runs[out++] = a;
-                continue;
-            }
-            while (a < am && b < bm)
-                tmp[w++] = sortent_cmp(&e[a], &e[b]) <= 0 ? e[a++] : e[b++];
-            while (a < am)
-                tmp[w++] = e[a++];
-            while (b < bm)
-                tmp[w++] = e[b++];
-            runs[out++] = runs[r];
+    r->rc = RB_NOMEM;
+    e = rbi_lmalloc((n ? n : 1) * sizeof(*e));
+    if (!e)
+        return NULL;
+    for (struct ablock *b = r->w->arena; b; b = b->next) {
+        for (size_t off = 0; off < b->used && k < n;) {
+            struct agg *a = (struct agg *)(void *)(b->data + off);
+            /* the next aggregate's place depends on this one's size: fetch ahead by bytes,
+             * all the lines of about one aggregate each time */
+            for (uintptr_t f = (uintptr_t)a + 2048; f < (uintptr_t)a + 2048 + 320; f += 64)
+                __builtin_prefetch((const void *)f);
+            e[k].k1 = (uint64_t)get_be32(a->key) << 32 | get_be32(a->key + 4);
+            e[k].k2 = a->hash;
+            e[k].a = a;
+            k++;
+            off += agg_size(a->klen);
         }
-        runs[out] = n;
-        nruns = out;
+    }
+    r->e = e;
+    r->n = k;
+    if (k != n) {
+        r->rc = RB_CORRUPT;
+        return NULL;
+    }
+    count = n > 1 ? rbi_lmalloc(16 * sizeof(*count)) : NULL;
+    tmp = n > 1 ? rbi_lmalloc(n * sizeof(*tmp)) : NULL;
+    if (n > 1 && (!count || !tmp))
+        goto out;
+    if (n > 1)
+        memset(count, 0, 16 * sizeof(*count));
+    for (size_t i = 0; i < n && n > 1; i++) {
+        for (int d = 4; d < 8; d++) /* the high half of k2 */
+            count[d][(e[i].k2 >> (8 * d)) & 0xff]++;
+        for (int d = 8; d < 16; d++) /* k1 */
+            count[d][(e[i].k1 >> (8 * (d - 8))) & 0xff]++;
+    }
+    for (int d = 4; d < 16 && n > 1; d++) {
+        int shift = 8 * (d & 7);
+        bool hi = d >= 8;
+        uint32_t sum = 0;
+        if (count[d][((hi ? e[0].k1 : e[0].k2) >> shift) & 0xff] == n)
+            continue; /* every entry has this byte */
+        for (int b = 0; b < 256; b++) {
+            uint32_t c = count[d][b];
+            count[d][b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[d][((hi ? e[i].k1 : e[i].k2) >> shift) & 0xff]++] = e[i];
         {
             struct sortent *x = e;
             e = tmp;
             tmp = x;
         }
     }
-    rbi_free(tmp);
-    *ep = e;
-    return RB_OK;
+    for (size_t i = 0; i + 1 < n;) { /* equal k1 and high half of k2: by insertion */
+        size_t j = i + 1;
+        while (j < n && e[j].k1 == e[i].k1 && e[j].k2 >> 32 == e[i].k2 >> 32)
+            j++;
+        for (size_t a = i + 1; a < j; a++) {
+            struct sortent x = e[a];
+            size_t b = a;
+            for (; b > i && sortent_cmp(&e[b - 1], &x) > 0; b--)
+                e[b] = e[b - 1];
+            e[b] = x;
+        }
+        i = j;
+    }
+    r->e = e;
+    r->rc = RB_OK;
+out:
+    rbi_lfree(count);
+    rbi_lfree(tmp);
+    return NULL;
+}
+
+/* x before y in sortent_cmp() order; the keys are looked at only for equal (k1, k2). */
+static inline bool ent_before(const struct sortent *x, const struct sortent *y)
+{
+    if (x->k1 != y->k1)
+        return x->k1 < y->k1;
+    if (x->k2 != y->k2)
+        return x->k2 < y->k2;
+    return sortent_cmp(x, y) < 0;
+}
+
+/* The run whose next entry comes first; -1 when every run is done. */
+static inline int next_run(const struct run *r, int nr)
+{
+    int best = -1;
+
+    for (int i = 0; i < nr; i++) {
+        if (r[i].i == r[i].n)
+            continue;
+        if (best < 0 || ent_before(&r[i].e[r[i].i], &r[best].e[r[best].i]))
+            best = i;
+    }
+    return best;
 }
 
 static rb_status add_amounts(rb_usage_amounts *t, const rb_dec *amt, int64_t rows)
@@ -1904,12 +2194,21 @@ static rb_status add_amounts(rb_usage_amounts *t, const rb_dec *amt, int64_t row
     rb_dec *dst[A__COUNT] = {&t->quantity, &t->billed, &t->list, &t->effective};
 
     for (int i = 0; i < A__COUNT; i++)
-        if (rb_dec_add(&s[i], dst[i], &amt[i]) != RB_OK)
+        if (dec_add(&s[i], dst[i], &amt[i]) != RB_OK)
             return RB_OVERFLOW;
     for (int i = 0; i < A__COUNT; i++)
         *dst[i] = s[i];
     t->rows += rows;
     return RB_OK;
+}
+
+/* Make an aggregate's effective sum its own again (while eff_same, it is the billed sum). */
+static inline void agg_own_eff(struct agg *a)
+{
+    if (a->eff_same) {
+        a->amt[A_EFF] = a->amt[A_BILLED];
+        a->eff_same = 0;
+    }
 }
 
 static int sig_cmp(const void *a, const void *b)
@@ -1921,142 +2220,144 @@ static int sig_cmp(const void *a, const void *b)
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-static rb_status prepare_once(struct rb_usage_import *imp, char *msg, size_t msgcap)
+/* Add aggregate a to the totals of period p for its currency (inserted in code order). */
+static rb_status period_add(struct period *p, const struct agg *a, char *msg, size_t msgcap)
+{
+    const char *cur;
+    size_t clen, j;
+    rb_usage_amounts *nt;
+
+    key_field(a->key, a->klen, D_CURRENCY, &cur, &clen);
+    if (clen != 3) {
+        snprintf(msg, msgcap, "bad currency in an aggregate");
+        return RB_CORRUPT;
+    }
+    for (j = 0; j < p->ntotals; j++)
+        if (memcmp(p->totals[j].currency, cur, 3) == 0)
+            goto add;
+    nt = rbi_realloc(p->totals, (p->ntotals + 1) * sizeof(*nt));
+    if (!nt) {
+        snprintf(msg, msgcap, "out of memory");
+        return RB_NOMEM;
+    }
+    p->totals = nt;
+    for (j = 0; j < p->ntotals && memcmp(nt[j].currency, cur, 3) < 0; j++)
+        ;
+    memmove(nt + j + 1, nt + j, (p->ntotals - j) * sizeof(*nt));
+    memset(&nt[j], 0, sizeof(nt[j]));
+    memcpy(nt[j].currency, cur, 3);
+    nt[j].quantity = nt[j].billed = nt[j].list = nt[j].effective = dec0;
+    p->ntotals++;
+add:
+    if (add_amounts(&p->totals[j], a->amt, a->rows) != RB_OK) {
+        snprintf(msg, msgcap, "a period total is out of range (more than 38 digits)");
+        return RB_OVERFLOW;
+    }
+    return RB_OK;
+}
+
+/*
+ * Merge the sorted runs: what several workers saw (the same key, side by side now) becomes
+ * one aggregate; cut into periods, with their totals per currency.
+ */
+static rb_status merge_runs(struct rb_usage_import *imp, struct run *r, int nr, char *msg,
+                            size_t msgcap)
 {
     struct period *p = NULL;
-    struct sortent *e;
+    const struct sortent *prev = NULL;
+    int k;
+
+    while ((k = next_run(r, nr)) >= 0) {
+        const struct sortent *x = &r[k].e[r[k].i++];
+        struct agg *a = x->a;
+        int month = (int)(x->k1 >> 32);
+        rb_status rc;
+
+        if (r[k].i + 8 < r[k].n)
+            prefetch_agg(r[k].e[r[k].i + 8].a);
+        agg_own_eff(a);
+        if (prev && prev->k1 == x->k1 && prev->k2 == x->k2 && sortent_cmp(prev, x) == 0) {
+            /* the same key: fold into the first */
+            struct agg *f = prev->a;
+            rb_dec sum[A__COUNT];
+            for (int i = 0; i < A__COUNT; i++) {
+                if (dec_add(&sum[i], &f->amt[i], &a->amt[i]) != RB_OK) {
+                    snprintf(msg, msgcap, "a daily sum is out of range (more than 38 digits)");
+                    return RB_OVERFLOW;
+                }
+            }
+            memcpy(f->amt, sum, sizeof(sum));
+            f->rows += a->rows;
+        } else {
+            imp->all[imp->nall++] = a;
+            prev = x;
+            if (!p || p->month != month) {
+                struct period *np = rbi_realloc(imp->periods, (imp->nperiods + 1) * sizeof(*np));
+                if (!np)
+                    goto out_nomem;
+                imp->periods = np;
+                p = &imp->periods[imp->nperiods++];
+                memset(p, 0, sizeof(*p));
+                p->month = month;
+                p->first = imp->nall - 1;
+            }
+            p->count++;
+        }
+        p->rows += a->rows;
+        rc = period_add(p, a, msg, msgcap);
+        if (rc != RB_OK)
+            return rc;
+    }
+    return RB_OK;
+
+out_nomem:
+    snprintf(msg, msgcap, "out of memory");
+    return RB_NOMEM;
+}
+
+static rb_status prepare_once(struct rb_usage_import *imp, char *msg, size_t msgcap)
+{
+    struct run runs[64];
+    pthread_t tids[64];
+    bool started[64] = {false};
     uint64_t(*sigv)[2];
-    size_t n = 0, k = 0, seg[65];
+    size_t n = 0;
+    rb_status rc = RB_OK;
 
     if (imp->prepared)
         return RB_OK;
-    /* every aggregate of every worker, walking the arenas in memory order */
-    for (int i = 0; i < imp->nw; i++)
-        n += imp->w[i].t.n;
-    e = rbi_malloc((n ? n : 1) * sizeof(*e));
-    if (!e)
-        goto out_nomem;
+    /* each worker's aggregates sorted on a thread of its own (the first on this one) */
+    memset(runs, 0, sizeof(runs));
     for (int i = 0; i < imp->nw; i++) {
-        seg[i] = k;
-        for (struct ablock *b = imp->w[i].arena; b; b = b->next) {
-            for (size_t off = 0; off < b->used;) {
-                struct agg *a = (struct agg *)(void *)(b->data + off);
-                e[k].k1 = (uint64_t)rbi_be32_get(a->key) << 32 | rbi_be32_get(a->key + 4);
-                e[k].k2 = a->hash;
-                e[k].a = a;
-                k++;
-                off += agg_size(a->klen);
-            }
-        }
+        runs[i].w = &imp->w[i];
+        n += imp->w[i].t.n;
+        if (i > 0)
+            started[i] = pthread_create(&tids[i], NULL, sort_run, &runs[i]) == 0;
+    }
+    for (int i = 0; i < imp->nw; i++) {
+        if (started[i])
+            pthread_join(tids[i], NULL);
+        else
+            sort_run(&runs[i]);
+        if (runs[i].rc != RB_OK && rc == RB_OK)
+            rc = runs[i].rc;
+    }
+    imp->all = rc == RB_OK ? rbi_malloc((n ? n : 1) * sizeof(*imp->all)) : NULL;
+    if (rc == RB_OK && !imp->all)
+        rc = RB_NOMEM;
+    imp->nall = 0;
+    if (rc == RB_OK)
+        rc = merge_runs(imp, runs, imp->nw, msg, msgcap);
+    else
+        snprintf(msg, msgcap, rc == RB_NOMEM ? "out of memory" : "aggregate count mismatch");
+    for (int i = 0; i < imp->nw; i++) {
+        rbi_lfree(runs[i].e);
         /* the tables are done with: give their memory back before the write */
         rbi_lfree(imp->w[i].t.mem);
         memset(&imp->w[i].t, 0, sizeof(imp->w[i].t));
     }
-    seg[imp->nw] = k;
-    if (RB_NEVER(k != n)) {
-        rbi_free(e);
-        snprintf(msg, msgcap, "aggregate count mismatch");
-        return RB_CORRUPT;
-    }
-    if (n > 1 && sort_entries(&e, n, seg, imp->nw) != RB_OK) {
-        rbi_free(e);
-        goto out_nomem;
-    }
-    /* merge what two workers both saw (now side by side), and cut into periods */
-    imp->all = rbi_malloc((n ? n : 1) * sizeof(*imp->all));
-    if (!imp->all) {
-        rbi_free(e);
-        goto out_nomem;
-    }
-    imp->nall = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct agg *a = e[i].a;
-        int month = (int)(e[i].k1 >> 32);
-        const char *cur;
-        size_t clen, j;
-
-        if (i + 8 < n)
-            prefetch_agg(e[i + 8].a);
-        if (a->eff_same) { /* its effective sum is its billed sum */
-            a->amt[A_EFF] = a->amt[A_BILLED];
-            a->eff_same = 0;
-        }
-        if (imp->nall && e[i].k1 == e[i - 1].k1 && e[i].k2 == e[i - 1].k2) {
-            struct agg *prev = imp->all[imp->nall - 1];
-            if (prev->klen == a->klen && memcmp(prev->key, a->key, a->klen) == 0) {
-                rb_dec sum[A__COUNT];
-                for (int x = 0; x < A__COUNT; x++) {
-                    if (rb_dec_add(&sum[x], &prev->amt[x], &a->amt[x]) != RB_OK) {
-                        rbi_free(e);
-                        snprintf(msg, msgcap,
-                                 "a daily sum is out of range (more than 38 "
-                                 "digits)");
-                        return RB_OVERFLOW;
-                    }
-                }
-                memcpy(prev->amt, sum, sizeof(sum));
-                prev->rows += a->rows;
-                p->rows += a->rows;
-                key_field(a->key, a->klen, D_CURRENCY, &cur, &clen);
-                for (j = 0; j < p->ntotals; j++)
-                    if (memcmp(p->totals[j].currency, cur, 3) == 0)
-                        break;
-                if (j == p->ntotals || add_amounts(&p->totals[j], a->amt, a->rows) != RB_OK) {
-                    rbi_free(e);
-                    snprintf(msg, msgcap,
-                             "a period total is out of range (more than 38 "
-                             "digits)");
-                    return RB_OVERFLOW;
-                }
-                continue;
-            }
-        }
-        imp->all[imp->nall++] = a;
-        if (!p || p->month != month) {
-            struct period *np = rbi_realloc(imp->periods, (imp->nperiods + 1) * sizeof(*np));
-            if (!np) {
-                rbi_free(e);
-                goto out_nomem;
-            }
-            imp->periods = np;
-            p = &imp->periods[imp->nperiods++];
-            memset(p, 0, sizeof(*p));
-            p->month = month;
-            p->first = imp->nall - 1;
-        }
-        p->count++;
-        p->rows += a->rows;
-        key_field(a->key, a->klen, D_CURRENCY, &cur, &clen);
-        if (clen != 3) {
-            rbi_free(e);
-            snprintf(msg, msgcap, "bad currency in an aggregate");
-            return RB_CORRUPT;
-        }
-        for (j = 0; j < p->ntotals; j++)
-            if (memcmp(p->totals[j].currency, cur, 3) == 0)
-                break;
-        if (j == p->ntotals) { /* a new currency: insert it in code order */
-            rb_usage_amounts *nt = rbi_realloc(p->totals, (p->ntotals + 1) * sizeof(*nt));
-            if (!nt) {
-                rbi_free(e);
-                goto out_nomem;
-            }
-            p->totals = nt;
-            for (j = 0; j < p->ntotals && memcmp(nt[j].currency, cur, 3) < 0; j++)
-                ;
-            memmove(nt + j + 1, nt + j, (p->ntotals - j) * sizeof(*nt));
-            memset(&nt[j], 0, sizeof(nt[j]));
-            memcpy(nt[j].currency, cur, 3);
-            nt[j].quantity = nt[j].billed = nt[j].list = nt[j].effective = dec0;
-            p->ntotals++;
-        }
-        if (add_amounts(&p->totals[j], a->amt, a->rows) != RB_OK) {
-            rbi_free(e);
-            snprintf(msg, msgcap, "a period total is out of range (more than 38 digits)");
-            return RB_OVERFLOW;
-        }
-    }
-    rbi_free(e);
+    if (rc != RB_OK)
+        return rc;
     /* the content signature: file hashes and formats (sorted), then the kept tags */
     sigv = rbi_malloc((imp->nfiles ? imp->nfiles : 1) * sizeof(*sigv));
     if (!sigv)
@@ -2154,34 +2455,34 @@ static rb_status encode_agg(struct rb_buf *b, const struct agg *a, int ntags, ch
         return RB_NOMEM;
     w = (unsigned char *)b->data;
     *w++ = REC_VERSION;
-    rbi_be64_put(w, (uint64_t)(int64_t)(int32_t)rbi_be32_get(a->key + 4));
+    put_be64(w, (uint64_t)(int64_t)(int32_t)get_be32(a->key + 4));
     w += 8;
     for (int i = 0; i < D_TAG0; i++) {
-        rbi_be32_put(w, (uint32_t)f[i].len);
+        put_be32(w, (uint32_t)f[i].len);
         memcpy(w + 4, f[i].p, f[i].len);
         w += 4 + f[i].len;
     }
-    rbi_be64_put(w, (uint64_t)nt);
+    put_be64(w, (uint64_t)nt);
     w += 8;
     for (int i = D_TAG0; i < nd; i++) {
         size_t kl;
         if (!f[i].len)
             continue;
         kl = strlen(tags[i - D_TAG0]);
-        rbi_be32_put(w, (uint32_t)kl);
+        put_be32(w, (uint32_t)kl);
         memcpy(w + 4, tags[i - D_TAG0], kl);
         w += 4 + kl;
-        rbi_be32_put(w, (uint32_t)f[i].len);
+        put_be32(w, (uint32_t)f[i].len);
         memcpy(w + 4, f[i].p, f[i].len);
         w += 4 + f[i].len;
     }
     for (int i = 0; i < A__COUNT; i++) { /* as rbi_rec_put_dec */
-        rbi_be64_put(w, (uint64_t)a->amt[i].hi);
-        rbi_be64_put(w + 8, a->amt[i].lo);
+        put_be64(w, (uint64_t)a->amt[i].hi);
+        put_be64(w + 8, a->amt[i].lo);
         w[16] = (unsigned char)a->amt[i].scale;
         w += 17;
     }
-    rbi_be64_put(w, (uint64_t)a->rows);
+    put_be64(w, (uint64_t)a->rows);
     w += 8;
     b->len = (size_t)(w - (unsigned char *)b->data);
     rb_assert(b->len == need);
@@ -2566,7 +2867,7 @@ rb_status rb_usage_import_apply(rb_txn *txn, rb_usage_import *imp, int64_t now)
         for (size_t j = 0; j < p->count; j++) {
             if (j + 8 < p->count)
                 prefetch_agg(imp->all[p->first + j + 8]);
-            rbi_be32_put(pk + plen, (uint32_t)j);
+            put_be32(pk + plen, (uint32_t)j);
             rc = encode_agg(&imp->rec, imp->all[p->first + j], imp->ntags, imp->tags);
             if (rc != RB_OK)
                 return rbi_txn_error(txn, rc, "out of memory");

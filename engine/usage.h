@@ -8,9 +8,8 @@
  * simple streaming record reader, and a parallel driver that splits a file into chunks of
  * whole records and scans them on several threads.
  * Uses: zlib, POSIX threads, the allocation seam.
- * Must never: load a whole file in memory (memory is bounded by the chunk buffers, or the
- * mapped pages in flight, and the longest record), or call the allocation seam from two
- * threads at once: every allocation
+ * Must never: load a whole file in memory (memory is bounded by the chunk buffers and the
+ * longest record), or call the allocation seam from two threads at once: every allocation
  * made while threads run goes through rbi_lmalloc & co., which serialise them.
  */
 #ifndef RB_USAGE_H
@@ -56,12 +55,6 @@ RBI_FUNC uint64_t rbi_src_bytes_in(const struct rbi_src *s); /* stored bytes rea
 RBI_FUNC uint64_t rbi_src_size(const struct rbi_src *s);     /* stored size (fstat) */
 RBI_FUNC uint64_t rbi_src_hash(const struct rbi_src *s);     /* hash of the stored bytes */
 RBI_FUNC void rbi_src_close(struct rbi_src *s);
-/* A plain regular file is mapped: its bytes (NULL otherwise) and size. The driver cuts
- * chunks from it, tells the source how far it got (for the hash and the byte count), and
- * drops the pages of file offsets [from, to) it is done with. */
-RBI_FUNC const char *rbi_src_map(const struct rbi_src *s, size_t *len);
-RBI_FUNC void rbi_src_consume(struct rbi_src *s, size_t upto);
-RBI_FUNC void rbi_src_drop(const struct rbi_src *s, size_t from, size_t to);
 
 /* {===================================================================================
  * Fields and records
@@ -152,6 +145,14 @@ RBI_FUNC rb_status rbi_csv_scan(const char *p, size_t n, uint64_t first_line,
                                 struct rbi_csv_scan_result *res, rb_error *err);
 
 /*
+ * The SIMD level of the scanner, the cut and the hash: 0 portable C, 1 SSE2, 2 AVX2 (with
+ * PCLMUL, POPCNT, BMI1), 3 the same and BMI2's PDEP (where it is fast). The best the machine
+ * has is used; 'want' caps it (a test knob, for a run in which no scan is under way;
+ * negative: no cap). Returns the level now in use.
+ */
+RBI_FUNC int rbi_csv_simd(int want);
+
+/*
  * Where the last whole record in p[0..n) ends (p[0] starts a record): *cut is the byte
  * after its LF, 0 if there is none; *nl the LFs in p[0..*cut); *open whether p[n-1] lies
  * inside a quoted field.
@@ -198,6 +199,9 @@ RBI_FUNC rb_status rbi_csv_run(struct rbi_csv_job *job, rb_error *err);
 
 /* An amount as rb_dec_parse() reads it ("" is 0), with a fast path for plain decimals. */
 RBI_FUNC rb_status rbi_usage_parse_amount(rb_dec *out, const char *p, size_t n);
+
+/* a + b as aggregation adds them: rb_dec_add()'s result, inline in the common case. */
+RBI_FUNC rb_status rbi_usage_dec_add(rb_dec *r, const rb_dec *a, const rb_dec *b);
 
 /* Test knob: the chunk size rb_usage_import_file() hands the driver (0: its default). */
 RBI_FUNC void rbi_usage_import_set_chunk(rb_usage_import *imp, size_t chunk);

@@ -387,20 +387,26 @@ static void test_scan_matches_parser(void)
 
     for (unsigned seed = 1; seed <= 40; seed++) {
         size_t n = random_csv(buf, sizeof(buf), 200, seed);
-        struct seen a = {{NULL, 0, 0}, 0, 0, 0, NULL, 0, true};
         struct seen b = {{NULL, 0, 0}, 0, 0, 0, NULL, 0, true};
-        struct rbi_csv_scan_result res;
-        rb_error err;
-        rb_status rc = rbi_csv_scan(buf, n, 7, &lay5, seen_row, &a, &res, &err);
 
         reference(buf, n, 7, &b);
-        OK(rc == RB_OK, "seed %u: scan: %s", seed, err.msg);
-        INT_EQ(a.quote_flag_wrong, 0); /* the scanner flags exactly the fields with quotes */
-        OK(a.records == b.records && a.text.len == b.text.len &&
-               memcmp(a.text.data, b.text.data, a.text.len) == 0,
-           "seed %u: the scanner and the record parser see the same records", seed);
-        INT_EQ(res.records, a.records);
-        rbi_buf_release(&a.text);
+        for (int lv = 0, best = rbi_csv_simd(-1); lv <= best; lv++) { /* every SIMD level */
+            struct seen a = {{NULL, 0, 0}, 0, 0, 0, NULL, 0, true};
+            struct rbi_csv_scan_result res;
+            rb_error err;
+            rb_status rc;
+            rbi_csv_simd(lv);
+            rc = rbi_csv_scan(buf, n, 7, &lay5, seen_row, &a, &res, &err);
+            OK(rc == RB_OK, "seed %u level %d: scan: %s", seed, lv, err.msg);
+            INT_EQ(a.quote_flag_wrong, 0); /* the scanner flags exactly the fields with quotes */
+            OK(a.records == b.records && a.text.len == b.text.len &&
+                   memcmp(a.text.data, b.text.data, a.text.len) == 0,
+               "seed %u level %d: the scanner and the record parser see the same records", seed,
+               lv);
+            INT_EQ(res.records, a.records);
+            rbi_buf_release(&a.text);
+        }
+        rbi_csv_simd(-1);
         rbi_buf_release(&b.text);
     }
 }
@@ -446,6 +452,239 @@ static void test_cut(void)
     OK(open, "inside quotes at the end");
     rbi_csv_cut(c, strlen(c), &cut, &nl, &open);
     INT_EQ(cut, 0);
+}
+
+/* {===================================================================================
+ * The SIMD levels: each gives what the record parser gives
+ * =================================================================================== */
+
+#define WCOL 72 /* a wide file: wanted columns past 63 take another path */
+
+/* The columns a scan wants: some past 63 (the general walk over the separators), or all
+ * below 64 (the walk by bit masks, with PDEP at the top level). */
+static const int wanted_far[] = {0, 1, 5, 62, 63, 64, 70, 71};
+static const int wanted_near[] = {0, 1, 5, 33, 62, 63};
+static const int *wanted = wanted_far;
+static int nwant = (int)(sizeof(wanted_far) / sizeof(wanted_far[0]));
+
+/* Random CSV of WCOL columns: short and long fields (past 64 bytes), quotes, commas, CR,
+ * LF; every 'huge'-th record has a 70 KiB field (longer than the quote masks kept). */
+static size_t random_wide(char *out, size_t cap, int nrec, unsigned seed, int huge)
+{
+    static const char *const pieces[] = {"a", "xyz", "", "12.5", "\"", ",", "\n", "\r\n",
+                                         " ", "é", "NULL", "0123456789abcdefghij"};
+    size_t n = 0;
+
+    srand(seed);
+    for (int r = 0; r < nrec; r++) {
+        for (int c = 0; c < WCOL; c++) {
+            static char field[80000];
+            size_t fl = 0;
+            bool quote;
+            int k = rand() % 4;
+            if (rand() % 50 == 0)
+                k = 10 + rand() % 20; /* past a block */
+            for (int i = 0; i < k; i++) {
+                const char *p = pieces[rand() % (int)(sizeof(pieces) / sizeof(pieces[0]))];
+                size_t pl = strlen(p);
+                memcpy(field + fl, p, pl);
+                fl += pl;
+            }
+            if (huge && r % huge == huge - 1 && (c == 1 || c == 70)) {
+                memset(field + fl, 'h', 70000);
+                fl += 70000;
+                field[fl++] = c == 70 ? '"' : ',';
+            }
+            quote = memchr(field, '"', fl) || memchr(field, ',', fl) || memchr(field, '\n', fl) ||
+                    memchr(field, '\r', fl) || rand() % 3 == 0;
+            if (n + 2 * fl + 8 >= cap)
+                return n;
+            if (quote) {
+                out[n++] = '"';
+                for (size_t i = 0; i < fl; i++) {
+                    if (field[i] == '"')
+                        out[n++] = '"';
+                    out[n++] = field[i];
+                }
+                out[n++] = '"';
+            } else {
+                memcpy(out + n, field, fl);
+                n += fl;
+            }
+            out[n++] = c + 1 < WCOL ? ',' : '\n';
+        }
+        if (rand() % 5 == 0 && out[n - 1] == '\n') { /* CRLF instead */
+            out[n - 1] = '\r';
+            out[n++] = '\n';
+        }
+    }
+    return n;
+}
+
+/* The wanted fields of each record, unquoted, and whether each 'quoted' bit was right. */
+struct wide_seen {
+    struct rb_buf text;
+    int flag_wrong;
+};
+
+static rb_status wide_row(void *ctx, const struct rbi_csv_row *row, uint64_t *line, rb_error *err)
+{
+    struct wide_seen *s = ctx;
+    static char scratch[200000];
+
+    (void)line;
+    rbi_buf_printf(&s->text, "%llu:%d:", (unsigned long long)row->line, row->nfields);
+    for (int i = 0; i < nwant && row->nfields == WCOL; i++) {
+        struct rbi_csv_span v;
+        bool has = memchr(row->f[i].p, '"', row->f[i].len) != NULL;
+        if (has != (((row->quoted >> i) & 1) != 0))
+            s->flag_wrong++;
+        if (!rbi_csv_unquote(&row->f[i], scratch, &v))
+            return rbi_error_set(err, RB_INVALID, "bad quoting");
+        rbi_buf_append(&s->text, v.p, v.len);
+        rbi_buf_append(&s->text, "|", 1);
+    }
+    rbi_buf_append(&s->text, "\n", 1);
+    return RB_OK;
+}
+
+/* The same with the record parser. */
+static void wide_reference(const char *p, size_t n, uint64_t first_line, struct rb_buf *out)
+{
+    struct rbi_csv_fields f = {{NULL, 0, 0}, NULL, 0, 0};
+    uint64_t line = first_line;
+    size_t off = 0;
+
+    while (off < n) {
+        size_t used;
+        uint64_t nl;
+        rb_error err;
+        if (rbi_csv_parse_record(p + off, n - off, &f, &used, &nl, &err) != RB_OK)
+            break;
+        if (!(f.n == 1 && rbi_csv_field(&f, 0)[0] == '\0')) {
+            rbi_buf_printf(out, "%llu:%zu:", (unsigned long long)line, f.n);
+            for (int i = 0; i < nwant && f.n == WCOL; i++) {
+                rbi_buf_puts(out, rbi_csv_field(&f, (size_t)wanted[i]));
+                rbi_buf_append(out, "|", 1);
+            }
+            rbi_buf_append(out, "\n", 1);
+        }
+        line += nl;
+        off += used;
+    }
+    rbi_csv_fields_release(&f);
+}
+
+static int16_t wmap[WCOL + 1];
+static struct rbi_csv_layout wlay = {WCOL, wmap, 0};
+
+static void wide_layout(const int *cols, int n)
+{
+    wanted = cols;
+    nwant = n;
+    wlay.nslots = n;
+    for (int i = 0; i <= WCOL; i++)
+        wmap[i] = -1;
+    for (int i = 0; i < nwant; i++)
+        wmap[wanted[i]] = (int16_t)i;
+}
+
+#define WIDE_FAR wide_layout(wanted_far, (int)(sizeof(wanted_far) / sizeof(wanted_far[0])))
+#define WIDE_NEAR wide_layout(wanted_near, (int)(sizeof(wanted_near) / sizeof(wanted_near[0])))
+
+/* Scan p[0..n) at a level; the text seen (caller frees) or NULL on failure. */
+static char *scan_at(int level, const char *p, size_t n, rb_status *rc, int *flag_wrong)
+{
+    struct wide_seen s = {{NULL, 0, 0}, 0};
+    struct rbi_csv_scan_result res;
+    rb_error err;
+
+    rbi_csv_simd(level);
+    *rc = rbi_csv_scan(p, n, 3, &wlay, wide_row, &s, &res, &err);
+    rbi_csv_simd(-1);
+    *flag_wrong = s.flag_wrong;
+    rbi_buf_append(&s.text, "", 1);
+    return s.text.data;
+}
+
+static void test_scan_levels(void)
+{
+    static char buf[1 << 20];
+    int best = rbi_csv_simd(-1);
+
+    OK(best >= 0 && best <= 3, "a level: %d", best);
+    for (unsigned seed = 1; seed <= 24; seed++) {
+        size_t n = random_wide(buf, sizeof(buf), seed <= 4 ? 20 : 120, seed, seed <= 4 ? 4 : 0);
+        char *copy = malloc(n); /* exactly n bytes: reading past them is caught under ASan */
+        struct rb_buf ref = {NULL, 0, 0};
+        if (seed % 2)
+            WIDE_FAR;
+        else
+            WIDE_NEAR;
+        memcpy(copy, buf, n);
+        wide_reference(copy, n, 3, &ref);
+        rbi_buf_append(&ref, "", 1);
+        for (int lv = 0; lv <= best; lv++) {
+            rb_status rc;
+            int wrong;
+            char *got = scan_at(lv, copy, n, &rc, &wrong);
+            OK(rc == RB_OK, "seed %u level %d: status %d", seed, lv, rc);
+            OK(strcmp(got, ref.data) == 0,
+               "seed %u level %d: the scanner sees the record parser's records", seed, lv);
+            INT_EQ(wrong, 0);
+            rbi_buf_release(&(struct rb_buf){got, 0, 0});
+        }
+        rbi_buf_release(&ref);
+        free(copy);
+    }
+    INT_EQ(rbi_csv_simd(0), 0); /* the knob caps the level, and lifts again */
+    INT_EQ(rbi_csv_simd(-1), best);
+}
+
+/* Sizes around the block (64) and pass (8 KiB) sizes, with and without a last LF, in
+ * buffers of exactly that size; every level, against the record parser. */
+static void test_scan_sizes(void)
+{
+    static const size_t sizes[] = {1, 2, 63, 64, 65, 127, 128, 129, 8191, 8192, 8193, 65536};
+    int best = rbi_csv_simd(-1);
+
+    for (size_t k = 0; k < 2 * sizeof(sizes) / sizeof(sizes[0]); k++) {
+        if (k % 2)
+            WIDE_FAR;
+        else
+            WIDE_NEAR;
+        for (int lf = 0; lf < 2; lf++) {
+            size_t n = sizes[k / 2], w = 0;
+            char *p = malloc(n);
+            struct rb_buf ref = {NULL, 0, 0};
+            char rec[WCOL * 8];
+            size_t rl = 0;
+            for (int c = 0; c < WCOL; c++)
+                rl += (size_t)snprintf(rec + rl, sizeof(rec) - rl, "%s%c",
+                                       c % 7 == 3 ? "\"q,\"\"\"" : c % 5 == 0 ? "" : "v",
+                                       c + 1 < WCOL ? ',' : '\n');
+            /* whole records of WCOL fields, some quoted, then plain ones cut to n bytes */
+            while (w < n) {
+                bool whole = n - w >= rl;
+                for (size_t i = 0; i < rl && w < n; i++)
+                    p[w++] = whole ? rec[i] : rec[i] == '"' ? 'v' : rec[i];
+            }
+            p[n - 1] = lf ? '\n' : 'x';
+            wide_reference(p, n, 3, &ref);
+            rbi_buf_append(&ref, "", 1);
+            for (int lv = 0; lv <= best; lv++) {
+                rb_status rc;
+                int wrong;
+                char *got = scan_at(lv, p, n, &rc, &wrong);
+                OK(rc == RB_OK, "size %zu lf %d level %d: status %d", n, lf, lv, rc);
+                OK(strcmp(got, ref.data) == 0, "size %zu lf %d level %d: same records", n, lf, lv);
+                INT_EQ(wrong, 0);
+                rbi_buf_release(&(struct rb_buf){got, 0, 0});
+            }
+            rbi_buf_release(&ref);
+            free(p);
+        }
+    }
 }
 
 struct header_ctx {
@@ -556,7 +795,64 @@ static void test_driver_any_split(void)
         }
     }
     INT_EQ(progress_done, progress_total);
+    for (int lv = 0, best = rbi_csv_simd(-1); lv <= best; lv++) { /* the cut and the hash too */
+        rbi_csv_simd(lv);
+        for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+            rb_status rc = drive(tmp_path("r.csv"), 2, chunks[c], NULL, &got, &job, &err);
+            OK(rc == RB_OK && got.records == ref.records && got.lines_sum == ref.lines_sum &&
+                   got.digest == ref.digest && job.hash == rbi_hash64(buf, n),
+               "level %d chunk %zu: the same records, lines and hash", lv, chunks[c]);
+        }
+    }
+    rbi_csv_simd(-1);
     rbi_buf_release(&ref.text);
+}
+
+/* Files of a page's size and of two (the mapping ends at a page boundary), with and
+ * without a last LF: every chunk size and thread count reads the same records. */
+static void test_driver_exact_sizes(void)
+{
+    static const size_t sizes[] = {4096, 8192, 4096 * 3 + 1};
+    static const size_t chunks[] = {64, 4096, 0};
+    const char header[] = "c1,c2,c3,c4,c5\n";
+
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        for (int lf = 0; lf < 2; lf++) {
+            size_t n = sizes[k], hl = sizeof(header) - 1, w = hl;
+            char *buf = malloc(n);
+            struct seen ref = {{NULL, 0, 0}, 0, 0, 0, NULL, 0, true}, got;
+            int r = 0;
+            memcpy(buf, header, hl);
+            for (;; r++) { /* whole records of 5 fields, a quoted one now and then */
+                char rec[64];
+                int rl = snprintf(rec, sizeof(rec), r % 3 ? "%d,b,c,d,e\n" : "%d,\"b\n,\",c,d,e\n",
+                                  r);
+                if (w + (size_t)rl > n)
+                    break;
+                memcpy(buf + w, rec, (size_t)rl);
+                w += (size_t)rl;
+            }
+            for (; w < n; w++) /* then plain bytes up to n */
+                buf[w] = (w - hl) % 2 ? ',' : 'z';
+            buf[n - 1] = lf ? '\n' : 'z';
+            write_file(tmp_path("x.csv"), buf, n);
+            reference(buf + hl, n - hl, 2, &ref);
+            for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+                for (int t = 0; t <= 2; t += 2) {
+                    rb_error err;
+                    rb_status rc = drive(tmp_path("x.csv"), t, chunks[c], NULL, &got, NULL, &err);
+                    OK(rc == RB_OK, "size %zu lf %d chunk %zu threads %d: %s", n, lf, chunks[c], t,
+                       rc == RB_OK ? "" : err.msg);
+                    OK(got.records == ref.records && got.lines_sum == ref.lines_sum &&
+                           got.digest == ref.digest,
+                       "size %zu lf %d chunk %zu threads %d: the same records", n, lf, chunks[c],
+                       t);
+                }
+            }
+            rbi_buf_release(&ref.text);
+            free(buf);
+        }
+    }
 }
 
 static void test_driver_first_failure_wins(void)
@@ -619,8 +915,11 @@ int main(void)
     test_reader_bad_gzip();
     test_scan_matches_parser();
     test_scan_errors();
+    test_scan_levels();
+    test_scan_sizes();
     test_cut();
     test_driver_any_split();
+    test_driver_exact_sizes();
     test_driver_first_failure_wins();
     test_driver_file_errors();
     {

@@ -894,12 +894,55 @@ static void test_bad_rows(void)
               RB_INVALID,
               "acct.csv:3: column lineItem/UsageAccountId: not a 12-digit account id "
               "\"12345678901\"");
+    check_bad("acct2.csv", "AWS,2026-10-01,1111111/1111,Usage,2026-10-02,S,U,O,1,2,3\n",
+              RB_INVALID, "acct2.csv:3: column lineItem/UsageAccountId: not a 12-digit account id "
+                          "\"1111111/1111\"");
+    check_bad("acct3.csv", "AWS,2026-10-01,11111111111:,Usage,2026-10-02,S,U,O,1,2,3\n",
+              RB_INVALID, "acct3.csv:3: column lineItem/UsageAccountId: not a 12-digit account id "
+                          "\"11111111111:\"");
+    /* a time seen before is known good; one in the same day and hour still gets checked */
+    check_bad("zone2.csv",
+              "AWS,2026-10-01,111111111111,Usage,2026-10-02T10:00:00Z,S,U,O,1,2,3\n"
+              "AWS,2026-10-01,111111111111,Usage,2026-10-02T10:00:00Z,S,U,O,1,2,3\n"
+              "AWS,2026-10-01,111111111111,Usage,2026-10-02T10:00:00+02:00,S,U,O,1,2,3\n",
+              RB_INVALID, "zone2.csv:5: column lineItem/UsageStartDate: not a UTC date");
     check_bad("ctl.csv", "AWS,2026-10-01,111111111111,Usage,2026-10-02,S\x01,U,O,1,2,3\n",
               RB_INVALID, "column lineItem/ProductCode: not UTF-8 text, or holds a control");
     check_bad("late.csv",
               "AWS,2026-10-01,111111111111,Usage,2026-10-03,S,U,O,1,2,3\n"
               "AWS,2026-10-01,111111111111,Usage,yesterday,S,U,O,1,2,3\n",
               RB_INVALID, "late.csv:4: column lineItem/UsageStartDate: not a UTC date");
+}
+
+/* Text checks of new aggregates (word by word for ASCII, byte by byte past it): long and
+ * short values, UTF-8 kept, a control character or bad UTF-8 anywhere refused. */
+static void test_text_of_values(void)
+{
+    rb_store *s = fresh_store("text.db");
+    struct sum_text t;
+    char text[2048];
+    rb_error err;
+
+    snprintf(text, sizeof(text), "%s%s%s%s", cur_head, good_row,
+             "AWS,2026-10-01,111111111111,Usage,2026-10-02,"
+             "\xc3\x9c" "berweisung-Dienstleistung-\xce\xa9" "mega,U,O,1,2,3\n",
+             "AWS,2026-10-01,111111111111,Usage,2026-10-02,AmazonElasticCompute7,U,O,1,2,3\n");
+    write_file(tmp_path("text.csv"), text);
+    INT_EQ(import1(s, tmp_path("text.csv"), &err), RB_OK);
+    INT_EQ(summary(s, "2026-10", RB_USAGE_BY_SERVICE, NULL, NULL, NULL, NULL, &t), RB_OK);
+    STR_HAS(t.buf, "\xc3\x9c" "berweisung-Dienstleistung-\xce\xa9" "mega|USD|1|");
+    STR_HAS(t.buf, "AmazonElasticCompute7|USD|1|");
+    rb_store_close(s);
+    check_bad("tailctl.csv",
+              "AWS,2026-10-01,111111111111,Usage,2026-10-02,AmazonElasticCompute\x1f,U,O,1,2,3\n",
+              RB_INVALID, "column lineItem/ProductCode: not UTF-8 text, or holds a control");
+    check_bad("midctl.csv",
+              "AWS,2026-10-01,111111111111,Usage,2026-10-02,AmazonEl\x7f"
+              "asticCompute,U,O,1,2,3\n",
+              RB_INVALID, "column lineItem/ProductCode: not UTF-8 text, or holds a control");
+    check_bad("badutf.csv",
+              "AWS,2026-10-01,111111111111,Usage,2026-10-02,AmazonElastic\xc3(x,U,O,1,2,3\n",
+              RB_INVALID, "column lineItem/ProductCode: not UTF-8 text, or holds a control");
 }
 
 /* A rule of the effective cost whose columns the file lacks does not apply. */
@@ -1037,7 +1080,8 @@ static void test_max_errors(void)
     rb_store_close(s);
 }
 
-/* The fast path for plain amounts gives exactly what rb_dec_parse() gives. */
+/* The fast path for plain amounts (and CUR's exponent form) gives exactly what
+ * rb_dec_parse() gives. */
 static void test_amount_fast_path(void)
 {
     static const char *const fixed[] = {
@@ -1045,9 +1089,13 @@ static void test_amount_fast_path(void)
         "-123456789012345678", "1234567890123456789", "0.000000014584511481",
         "-0.000000014584511481", "9.984E-7", "1e3", "+1", "1.2.3", "-", ".", "", "1-", "--1",
         "12a", " 1", "0.00000017933547499999999", "99999999999999999.9",
+        /* CUR's exponent form, and what the fast path leaves to rb_dec_parse() */
+        "1.25E7", "1.25E-6", "-9.984E-07", "0.0E0", "0E-40", "0E+45", "1E+0", "5.E3", ".5e-1",
+        "1E18", "-1E18", "1E19", "123456789012345678E18", "1E-38", "1E-39", "10E-39", "1E-999",
+        "1E1000", "1E", "1E+", "1E-", "1Ee1", "1E1.5", "E5", "-E5", ".E5", "1E0001", "1e-3",
     };
     char buf[64];
-    int bad = 0;
+    int bad = 0, nexp = 0;
 
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
         rb_dec a = {0, 0, 0, 0}, b = {0, 0, 0, 0};
@@ -1060,7 +1108,8 @@ static void test_amount_fast_path(void)
     srand(5);
     for (int i = 0; i < 200000; i++) { /* random plain decimals of 1..20 digits */
         int nd = 1 + rand() % 20, pt = rand() % (nd + 2), k = 0;
-        rb_dec a, b;
+        rb_dec a = {0, 0, 0, 0}, b = {0, 0, 0, 0};
+        rb_status ra;
         if (rand() % 2)
             buf[k++] = '-';
         for (int d = 0; d < nd; d++) {
@@ -1068,9 +1117,64 @@ static void test_amount_fast_path(void)
                 buf[k++] = '.';
             buf[k++] = (char)('0' + rand() % (d == 0 && rand() % 2 ? 1 : 10));
         }
+        if (rand() % 3 == 0) /* an exponent: E or e, maybe a sign, 1 to 4 digits */
+            k += snprintf(buf + k, sizeof(buf) - (size_t)k, "%c%s%d", rand() % 2 ? 'E' : 'e',
+                          (const char *[]){"", "-", "+"}[rand() % 3],
+                          rand() % 4 ? rand() % 45 : rand() % 10000);
         buf[k] = '\0';
-        if (rbi_usage_parse_amount(&a, buf, (size_t)k) != rb_dec_parse(&b, buf, (size_t)k, NULL) ||
-            memcmp(&a, &b, sizeof(a)) != 0)
+        ra = rbi_usage_parse_amount(&a, buf, (size_t)k);
+        if (ra != rb_dec_parse(&b, buf, (size_t)k, NULL) ||
+            (ra == RB_OK && memcmp(&a, &b, sizeof(a)) != 0))
+            bad++;
+        nexp += strpbrk(buf, "Ee") != NULL && ra == RB_OK;
+    }
+    INT_EQ(bad, 0);
+    OK(nexp > 30000, "%d random amounts with an exponent were read", nexp);
+}
+
+/* Aggregation's inline sum gives exactly what rb_dec_add() gives, near the limits too. */
+static void test_sum_fast_path(void)
+{
+    static const char *const edge[] = {
+        "0", "1", "-1", "0.0000000001", "99999999999999999999999999999999999999",
+        "-99999999999999999999999999999999999999", "49999999999999999999999999999999999999",
+        "50000000000000000000000000000000000000", "-49999999999999999999999999999999999999",
+        "4999999999999999999.9999999999999999999", "5000000000000000000.0000000000000000000",
+        "0.00000000000000000000000000000000000001", "9223372036854775807", "-9223372036854775808",
+        "18446744073709551616", "1.5", "-2.25", "123456789.123456789",
+    };
+    int bad = 0, n = (int)(sizeof(edge) / sizeof(edge[0]));
+
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++) {
+            rb_dec a, b, x = {0, 0, 0, 0}, y = {0, 0, 0, 0};
+            rb_dec_parse(&a, edge[i], strlen(edge[i]), NULL);
+            rb_dec_parse(&b, edge[j], strlen(edge[j]), NULL);
+            if (rbi_usage_dec_add(&x, &a, &b) != rb_dec_add(&y, &a, &b) ||
+                memcmp(&x, &y, sizeof(x)) != 0)
+                bad++;
+        }
+    }
+    srand(7);
+    for (int i = 0; i < 300000; i++) { /* random coefficients of 1..38 digits, scales 0..38 */
+        rb_dec v[2], x = {0, 0, 0, 0}, y = {0, 0, 0, 0};
+        rb_status rx;
+        for (int k = 0; k < 2; k++) {
+            char t[48];
+            int nd = 1 + rand() % 38, sc = rand() % 39, len = 0;
+            if (rand() % 2)
+                t[len++] = '-';
+            for (int d = 0; d < nd; d++)
+                t[len++] = (char)('0' + rand() % 10);
+            snprintf(t + len, sizeof(t) - (size_t)len, "E-%d", sc);
+            if (rb_dec_parse(&v[k], t, strlen(t), NULL) != RB_OK)
+                v[k] = rb_dec_zero();
+        }
+        rx = rbi_usage_dec_add(&x, &v[0], &v[1]);
+        if (rx != rb_dec_add(&y, &v[0], &v[1]) || (rx == RB_OK && memcmp(&x, &y, sizeof(x)) != 0))
+            bad++;
+        rx = rbi_usage_dec_add(&v[0], &v[0], &v[1]); /* in place */
+        if (rx == RB_OK && memcmp(&v[0], &y, sizeof(y)) != 0)
             bad++;
     }
     INT_EQ(bad, 0);
@@ -1108,11 +1212,13 @@ int main(void)
     test_attribution_at_query_time();
     test_manifests();
     test_bad_rows();
+    test_text_of_values();
     test_bad_files();
     test_effective_without_its_columns();
     test_max_errors();
     test_misuse_after_failure();
     test_amount_fast_path();
+    test_sum_fast_path();
     {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
