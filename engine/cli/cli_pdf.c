@@ -7,8 +7,9 @@
  * Must never: run a shell (paths reach the browser as argv entries, never as command text);
  * let the browser reach the network (the HTML is self-contained); wait for the browser
  * forever (it is killed, with its whole process group, after CLI_PDF_TIMEOUT seconds);
- * leave a temporary file behind, or a partial PDF at the caller's path. It allocates nothing
- * on the heap (fixed PATH_MAX buffers), so it needs no allocator.
+ * outlive rebill (SIGINT, SIGTERM or SIGHUP kill its group first); leave a temporary file
+ * behind, or a partial PDF at the caller's path. It allocates nothing on the heap (fixed
+ * PATH_MAX buffers), so it needs no allocator.
  */
 #include "cli_pdf.h"
 
@@ -233,11 +234,22 @@ static void child(const char *bin, const char *const *argv, const char *dir, con
 }
 
 /* Run argv; 0 when it exited with status 0 within `secs`, else -1 with msg. */
+/* A SIGINT, SIGTERM or SIGHUP that arrives while the browser runs: the browser is in its own
+ * process group, out of reach of the terminal's Ctrl-C, so we kill it, remove the private
+ * directory, and only then die of the signal (cli_pdf_write). */
+static volatile sig_atomic_t interrupted;
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_stop(int sig)
+{
+    interrupted = sig;
+}
+
 static int run_browser(const char *bin, const char *const *argv, const char *dir,
                        const char *log, int secs, char *msg, size_t msgsz)
 {
     struct timespec t0, nap = {0, 20 * 1000 * 1000};
-    struct sigaction dfl, old;
+    struct sigaction dfl, old, stop, old_stop[3];
     bool timed_out = false;
     siginfo_t si;
     int status = 0;
@@ -249,15 +261,26 @@ static int run_browser(const char *bin, const char *const *argv, const char *dir
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     sigaction(SIGCHLD, &dfl, &old);
+    memset(&stop, 0, sizeof(stop));
+    stop.sa_handler = on_stop;
+    sigemptyset(&stop.sa_mask);
+    interrupted = 0;
+    for (int i = 0; i < 3; i++)
+        sigaction(stop_signals[i], &stop, &old_stop[i]);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     fflush(NULL);
     pid = fork();
     if (pid < 0) {
         sigaction(SIGCHLD, &old, NULL);
+        for (int i = 0; i < 3; i++)
+            sigaction(stop_signals[i], &old_stop[i], NULL);
         return fail(msg, msgsz, "cannot run %s: fork: %s", bin, strerror(errno));
     }
-    if (pid == 0)
+    if (pid == 0) {
+        for (int i = 0; i < 3; i++)
+            sigaction(stop_signals[i], &old_stop[i], NULL);
         child(bin, argv, dir, log);
+    }
     setpgid(pid, pid); /* also here: no race with the kill below */
     /* Wait without reaping (WNOWAIT): while the leader is a zombie its pid, and so its
      * process group id, cannot be reused, so killing the group cannot hit a stranger. */
@@ -268,7 +291,7 @@ static int run_browser(const char *bin, const char *const *argv, const char *dir
                 continue;
             break;
         }
-        if (si.si_pid == pid)
+        if (si.si_pid == pid || interrupted)
             break;
         if (since(&t0) >= secs) {
             timed_out = true;
@@ -280,6 +303,10 @@ static int run_browser(const char *bin, const char *const *argv, const char *dir
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     sigaction(SIGCHLD, &old, NULL);
+    for (int i = 0; i < 3; i++)
+        sigaction(stop_signals[i], &old_stop[i], NULL);
+    if (interrupted)
+        return fail(msg, msgsz, "interrupted by signal %d: %s killed", (int)interrupted, bin);
     if (timed_out)
         return fail(msg, msgsz, "%s did not finish within %d s: killed (REBILL_PDF_TIMEOUT "
                                 "sets the limit)", bin, secs);
@@ -398,5 +425,7 @@ int cli_pdf_write(const char *html, size_t len, const char *pdf_path, char *msg,
     rc = 0;
 out_rm_dir:
     rm_tree(dir);
+    if (interrupted)
+        raise(interrupted); /* the caller's handler, or death by the signal, as asked */
     return rc;
 }

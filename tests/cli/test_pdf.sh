@@ -206,6 +206,21 @@ gone() { # gone PID: the process is dead (or a zombie waiting for init to reap i
     return 1
 }
 check "its helper process is killed too" gone "$(cat "$TMP/helper.pid")"
+# rebill interrupted (Ctrl-C, kill) while the browser runs: the browser, in its own process
+# group, would not get the terminal's signal; rebill kills it and cleans up, then dies of it
+rm -f "$TMP/helper.pid"
+REBILL_CHROMIUM="$TMP/hangs" "$REBILL" --db "$DB" invoice show "$N" --format pdf \
+    --out "$TMP/keep.pdf" >/dev/null 2>"$TMP/sig.err" &
+rbpid=$!
+for i in $(seq 1 100); do [ -s "$TMP/helper.pid" ] && break; sleep 0.1; done
+check "the hanging browser started" test -s "$TMP/helper.pid"
+kill -TERM "$rbpid"
+wait "$rbpid"
+rc=$?
+check "rebill dies of the SIGTERM it got (exit $rc)" test "$rc" = 143
+check "the interrupted browser's helper is killed" gone "$(cat "$TMP/helper.pid")"
+check "the private directory is removed after the signal" test -z "$(ls -A "$TMP/ftmp")"
+check "the --out file is left alone after the signal" test "$(cat "$TMP/keep.pdf")" = old
 REBILL_PDF_TIMEOUT=soon REBILL_CHROMIUM="$TMP/hangs" rb invoice show "$N" --format pdf \
     --out "$TMP/keep.pdf"
 expect_rc "a bad timeout" 1
