@@ -398,6 +398,7 @@ int cli_pdf_write(const char *html, size_t len, const char *pdf_path, char *msg,
             "--headless",
             "--no-sandbox", /* root in containers; the page is our own, scripts are off */
             "--disable-gpu",
+            "--disable-dev-shm-usage", /* containers with a 64 MB /dev/shm crash it otherwise */
             "--disable-quic",
             "--no-first-run",
             "--no-default-browser-check",

@@ -231,6 +231,7 @@ REBILL_CHROMIUM="$TMP/records" rb invoice show "$N" --format pdf --out "$TMP/rec
 expect_rc "a browser that records its arguments" 0
 check "the PDF is the browser's" cmp -s "$TMP/rec.pdf" "$TMP/inv.pdf"
 for a in --headless --no-pdf-header-footer --disable-background-networking \
+    --disable-dev-shm-usage \
     --disable-component-update --disable-sync --disable-extensions --disable-quic \
     "--host-resolver-rules=MAP * ~NOTFOUND"; do
     check "browser flag $a" grep -qxF -- "$a" "$TMP/args"
