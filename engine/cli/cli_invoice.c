@@ -538,7 +538,8 @@ static int inv_run(struct cli *c, int argc, char **argv)
     long failed = 0, done = 0, total;
     int rc, month;
     rb_status st;
-    char buf[RB_DEC_BUFSZ];
+    char buf[RB_DEC_BUFSZ], path[4096];
+    struct jw w;
 
     if ((rc = cli_parse(argc, argv, opts, NULL, 0, NULL, invoice_help, &help)) || help)
         return rc;
@@ -571,7 +572,18 @@ static int inv_run(struct cli *c, int argc, char **argv)
     if (st != RB_OK)
         return cli_fail(c, st);
     total = nx.count;
-    printf("%-14s %-16s %14s  %s\n", "CUSTOMER", "NUMBER", "TOTAL", "STATUS");
+    if (c->json) {
+        jw_init(&w, stdout);
+        jw_obj(&w);
+        jw_key(&w, "period");
+        jw_month(&w, month);
+        jw_key(&w, "issue");
+        jw_bool(&w, issue);
+        jw_key(&w, "customers");
+        jw_arr(&w);
+    } else {
+        printf("%-14s %-16s %14s  %s\n", "CUSTOMER", "NUMBER", "TOTAL", "STATUS");
+    }
     for (;;) {
         struct one_op op;
         memset(&nx, 0, sizeof(nx));
@@ -597,24 +609,69 @@ static int inv_run(struct cli *c, int argc, char **argv)
                    : rb_store_view(c->store, do_one, &op);
         if (st != RB_OK) {
             failed++;
-            printf("%-14s %-16s %14s  failed: %s\n", op.org, "-", "-", rb_errmsg(c->store));
+            if (c->json) {
+                jw_obj(&w);
+                jw_key(&w, "org");
+                jw_str(&w, op.org);
+                jw_key(&w, "status");
+                jw_str(&w, "failed");
+                jw_key(&w, "error");
+                jw_str(&w, rb_errmsg(c->store));
+                jw_obj_end(&w);
+            } else {
+                printf("%-14s %-16s %14s  failed: %s\n", op.org, "-", "-", rb_errmsg(c->store));
+            }
             rb_invoice_release(&op.inv);
             continue;
         }
         {
             const char *name = op.inv.number[0] ? op.inv.number : "draft";
-            if (write_file(out, op.org, name, "md", op.inv.md, op.inv.md_len) ||
-                write_file(out, op.org, name, "html", op.inv.html, op.inv.html_len) ||
-                write_file(out, op.org, name, "json", op.inv.json, op.inv.json_len))
+            bool written = !write_file(out, op.org, name, "md", op.inv.md, op.inv.md_len) &&
+                           !write_file(out, op.org, name, "html", op.inv.html, op.inv.html_len) &&
+                           !write_file(out, op.org, name, "json", op.inv.json, op.inv.json_len);
+            if (!written)
                 failed++;
-            printf("%-14s %-16s %14s  %s %s/%s/%s.html\n", op.org, name,
-                   fmt(&op.inv.total, buf), op.inv.number[0] ? "issued" : "draft", out, op.org,
-                   name);
+            if (c->json) {
+                jw_obj(&w);
+                jw_key(&w, "org");
+                jw_str(&w, op.org);
+                jw_key(&w, "status");
+                jw_str(&w, !written ? "not written" : op.inv.number[0] ? "issued" : "draft");
+                jw_key(&w, "number");
+                if (op.inv.number[0])
+                    jw_str(&w, op.inv.number);
+                else
+                    jw_null(&w);
+                jw_key(&w, "total");
+                jw_dec(&w, &op.inv.total);
+                jw_key(&w, "currency");
+                jw_str(&w, op.inv.currency);
+                snprintf(path, sizeof(path), "%s/%s/%s.html", out, op.org, name);
+                jw_key(&w, "html");
+                jw_str(&w, path);
+                jw_obj_end(&w);
+            } else {
+                printf("%-14s %-16s %14s  %s %s/%s/%s.html\n", op.org, name,
+                       fmt(&op.inv.total, buf), op.inv.number[0] ? "issued" : "draft", out,
+                       op.org, name);
+            }
         }
         rb_invoice_release(&op.inv);
     }
     if (tty)
         fputs("\r\n", stderr);
+    if (c->json) {
+        jw_arr_end(&w);
+        jw_key(&w, "count");
+        jw_int(&w, done);
+        jw_key(&w, "failed");
+        jw_int(&w, failed);
+        jw_key(&w, "forced");
+        jw_bool(&w, gate.forced);
+        jw_obj_end(&w);
+        jw_end(&w);
+        return failed ? EXIT_USER : EXIT_OK;
+    }
     printf("%ld customers, %ld failed", done, failed);
     if (gate.forced)
         printf("; period %s not reconciled, issued with --force", period);

@@ -179,8 +179,23 @@ check "draft files written" test -s "$TMP/run/$C/draft.html" -a -s "$TMP/run/$E/
 snapshot
 ok "run drafts again" invoice run --period 2027-01 --out "$TMP/run"
 expect_unchanged "run without --issue stores nothing"
+ok "run drafts, --json" --json invoice run --period 2027-01 --out "$TMP/runj"
+check "json: three drafts, none failed" test "$(json_get "(j['count'], j['failed'], j['forced'], \
+    sorted(set(x['status'] for x in j['customers'])), j['issue'])")" = "(3, 0, False, ['draft'], False)"
+check "json: a draft has no number, and the path of its HTML" test "$(json_get "[(x['number'], \
+    x['html']) for x in j['customers'] if x['org'] == '$C'][0]")" = "(None, '$TMP/runj/$C/draft.html')"
+ctotal=$(json_get "[x['total'] + ' ' + x['currency'] for x in j['customers'] if x['org'] == '$C'][0]")
+ok "preview C, --json" --json invoice preview --org "$C" --period 2027-01
+check "json: the run's total is the preview's ($ctotal)" test "$ctotal" = \
+    "$(json_get "j['total'] + ' ' + j['currency']")"
 ok "run --issue" invoice run --period 2027-01 --out "$TMP/run" --issue
 check "issued file written" test -s "$TMP/run/$E/INV-2026-000007.html"
+snapshot
+rb --json invoice run --period 2027-01 --out "$TMP/run" --issue
+expect_rc "run --issue again: every customer already issued" 1
+check "json: each failure with its message" test "$(json_get "(j['count'], j['failed'], \
+    all(x['status'] == 'failed' and x['error'] for x in j['customers']))")" = "(3, 3, True)"
+expect_unchanged "a failed run stores nothing"
 refused "run without --out" 2 "missing --out" invoice run --period 2027-01
 
 done_testing
