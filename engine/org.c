@@ -534,6 +534,19 @@ rb_status rb_org_list(rb_txn *txn, rb_org_cb cb, void *ctx)
     return rbi_scan(txn, RBI_DB_ORGS, "", 0, org_list_one, &l);
 }
 
+rb_status rb_org_list_after(rb_txn *txn, const char *after, rb_org_cb cb, void *ctx)
+{
+    struct org_list_ctx l = {txn, cb, ctx};
+    char from[RB_ORG_ID_MAX + 2];
+    size_t n = after ? strlen(after) : 0;
+
+    if (!txn || !cb || n > RB_ORG_ID_MAX)
+        return RB_MISUSE;
+    memcpy(from, after ? after : "", n);
+    from[n] = 0; /* the least key above `after`: keys are ids without their NUL */
+    return rbi_scan_from(txn, RBI_DB_ORGS, from, n ? n + 1 : 0, org_list_one, &l);
+}
+
 /* {===================================================================================
  * Accounts
  * =================================================================================== */

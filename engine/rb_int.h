@@ -159,6 +159,9 @@ typedef rb_status (*rbi_scan_fn)(const struct rbi_val *key, const struct rbi_val
  * to the same sub-database from fn. */
 RBI_FUNC rb_status rbi_scan(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen,
                             rbi_scan_fn fn, void *ctx);
+/* Visit every key >= from (flen 0: every key), in key order. */
+RBI_FUNC rb_status rbi_scan_from(rb_txn *txn, enum rbi_db db, const void *from, size_t flen,
+                                 rbi_scan_fn fn, void *ctx);
 /* Visit keys in [from, to) in reverse order from the last one below `to`; used to find "the
  * latest entry at or before X". */
 RBI_FUNC rb_status rbi_scan_back(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen,

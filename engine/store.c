@@ -520,11 +520,13 @@ static bool has_prefix(const MDB_val *k, const void *prefix, size_t plen)
     return plen == 0 || (k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0);
 }
 
-rb_status rbi_scan(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen, rbi_scan_fn fn,
-                   void *ctx)
+/* The scan of rbi_scan and rbi_scan_from: from the first key >= from (flen 0: the first key),
+ * while keys start with prefix. */
+static rb_status scan(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen,
+                      const void *from, size_t flen, rbi_scan_fn fn, void *ctx)
 {
     MDB_cursor *cur;
-    MDB_val k = {plen, (void *)prefix}, v;
+    MDB_val k = {flen, (void *)from}, v;
     rb_status rc = check_txn(txn, false);
     int mrc;
 
@@ -533,7 +535,7 @@ rb_status rbi_scan(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen,
     mrc = mdb_cursor_open(txn->t, txn->s->dbi[db], &cur);
     if (mrc != MDB_SUCCESS)
         return txn_fail(txn, mrc, "scan", db);
-    mrc = plen ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    mrc = mdb_cursor_get(cur, &k, &v, flen ? MDB_SET_RANGE : MDB_FIRST);
     rc = RB_OK;
     while (mrc == MDB_SUCCESS && has_prefix(&k, prefix, plen)) {
         struct rbi_val kv = {k.mv_data, k.mv_size}, vv = {v.mv_data, v.mv_size};
@@ -550,6 +552,18 @@ rb_status rbi_scan(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen,
     if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         return txn_fail(txn, mrc, "scan", db);
     return RB_OK;
+}
+
+rb_status rbi_scan(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen, rbi_scan_fn fn,
+                   void *ctx)
+{
+    return scan(txn, db, prefix, plen, prefix, plen, fn, ctx);
+}
+
+rb_status rbi_scan_from(rb_txn *txn, enum rbi_db db, const void *from, size_t flen,
+                        rbi_scan_fn fn, void *ctx)
+{
+    return scan(txn, db, "", 0, from, flen, fn, ctx);
 }
 
 rb_status rbi_scan_back(rb_txn *txn, enum rbi_db db, const void *prefix, size_t plen,

@@ -333,6 +333,9 @@ RB_API rb_status rb_org_create(rb_txn *txn, const rb_org *org);
 RB_API rb_status rb_org_get(rb_txn *txn, const char *id, rb_org *out);
 /** Call `cb` for every organization in id order; stops early if cb returns non-RB_OK. */
 RB_API rb_status rb_org_list(rb_txn *txn, rb_org_cb cb, void *ctx);
+/** The same for the organizations whose id sorts after `after` (NULL or "": every one), so a
+ * long walk can go on where it stopped without reading what it saw. @since 0.1 */
+RB_API rb_status rb_org_list_after(rb_txn *txn, const char *after, rb_org_cb cb, void *ctx);
 
 /**
  * Add a new account to `org` from time `since`.

@@ -469,8 +469,6 @@ static rb_status next_org(const rb_org *o, void *vctx)
     rb_payer_info pi;
     rb_status st;
 
-    if (n->after && strcmp(o->id, n->after) <= 0)
-        return RB_OK;
     st = rb_payer_of(n->txn, o->id, n->month, &pi);
     if (st != RB_OK || pi.depth == 0)
         return st;
@@ -486,7 +484,7 @@ static rb_status do_next(rb_txn *txn, void *ctx)
 
     n->txn = txn;
     n->id[0] = 0;
-    st = rb_org_list(txn, next_org, n);
+    st = rb_org_list_after(txn, n->after, next_org, n);
     return st == FOUND ? RB_OK : st;
 }
 

@@ -464,8 +464,31 @@ static rb_status do_org_list_all(rb_txn *txn, void *ctx)
     return rb_org_list(txn, ignore_org, ctx);
 }
 
+struct after_op {
+    const char *after;
+    char seen[256];
+};
+
+static rb_status collect_org(const rb_org *o, void *ctx)
+{
+    char *seen = ctx;
+    size_t len = strlen(seen);
+
+    snprintf(seen + len, 256 - len, "%s,", o->id);
+    return RB_OK;
+}
+
+static rb_status do_org_list_after(rb_txn *txn, void *ctx)
+{
+    struct after_op *a = ctx;
+
+    a->seen[0] = '\0';
+    return rb_org_list_after(txn, a->after, collect_org, a->seen);
+}
+
 static void test_org_list(void)
 {
+    struct after_op a;
     char seen[256] = "";
 
     db_open();
@@ -480,6 +503,26 @@ static void test_org_list(void)
     seen[0] = '\0';
     INT_EQ(rb_store_view(S, do_org_list, seen), RB_ERROR);
     STR_EQ(seen, OA "," OB ",");
+    /* rb_org_list_after: strictly after, whatever the id's length; NULL and "" from the start */
+    INT_EQ(create(OA "0", "A0", "444444444444", 0), RB_OK);
+    a.after = NULL;
+    INT_EQ(rb_store_view(S, do_org_list_after, &a), RB_OK);
+    STR_EQ(a.seen, OA "," OA "0," OB "," OC ",");
+    a.after = "";
+    INT_EQ(rb_store_view(S, do_org_list_after, &a), RB_OK);
+    STR_EQ(a.seen, OA "," OA "0," OB "," OC ",");
+    a.after = OA;
+    INT_EQ(rb_store_view(S, do_org_list_after, &a), RB_OK);
+    STR_EQ(a.seen, OA "0," OB "," OC ",");
+    a.after = OB;
+    INT_EQ(rb_store_view(S, do_org_list_after, &a), RB_OK);
+    STR_EQ(a.seen, OC ",");
+    a.after = OC;
+    INT_EQ(rb_store_view(S, do_org_list_after, &a), RB_OK);
+    STR_EQ(a.seen, "");
+    a.after = "o-zzz"; /* not an org: still a position */
+    INT_EQ(rb_store_view(S, do_org_list_after, &a), RB_OK);
+    STR_EQ(a.seen, "");
     db_close();
 }
 
