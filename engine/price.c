@@ -1494,11 +1494,16 @@ struct att {
     int org;
 };
 
+struct orgset;
+static bool orgset_has(const struct orgset *s, const char *org);
+
 struct usage_set {
     rb_txn *txn;
     int month;
+    const struct orgset *only; /* load only these organizations' usage; NULL: every one */
     struct strtab st;
     char (*orgs)[RB_ORG_ID_MAX + 1];
+    bool *keep; /* per org: in `only` */
     int norgs, caporgs;
     struct uline *v;
     size_t n, cap;
@@ -1603,6 +1608,7 @@ static void usage_set_free(void *vp)
         return;
     strtab_release(&u->st);
     rbi_free(u->orgs);
+    rbi_free(u->keep);
     rbi_free(u->v);
     rbi_free(u->agg);
     rbi_free(u->agg_hash);
@@ -1621,9 +1627,14 @@ static int org_index(struct usage_set *u, const char *org)
         if (!nv)
             return -2;
         u->orgs = nv;
+        nv = rbi_realloc(u->keep, (size_t)cap * sizeof(*u->keep));
+        if (!nv)
+            return -2;
+        u->keep = nv;
         u->caporgs = cap;
     }
     rbi_strlcpy(u->orgs[u->norgs], org, sizeof(u->orgs[0]));
+    u->keep[u->norgs] = !u->only || orgset_has(u->only, org);
     return u->norgs++;
 }
 
@@ -1735,6 +1746,8 @@ static rb_status usage_one(const struct rbi_val *k, const struct rbi_val *v, voi
     struct usage_set *u = ctx;
     struct rbi_rec_reader r;
     const char *dims[8];
+    const void *dp[8];
+    size_t dn[8];
     rb_dec amt[4];
     int64_t day, ntags;
     int org = -1;
@@ -1748,11 +1761,23 @@ static rb_status usage_one(const struct rbi_val *k, const struct rbi_val *v, voi
         return rbi_txn_error(u->txn, RB_CORRUPT, "bad aggregate record in 'usage'");
     day = rbi_rec_get_i64(&r);
     for (int i = 0; i < 8; i++) {
-        const void *p;
-        size_t n = rbi_rec_get_bytes(&r, &p);
+        dn[i] = rbi_rec_get_bytes(&r, &dp[i]);
         if (r.bad)
             return rbi_txn_error(u->txn, RB_CORRUPT, "bad aggregate record in 'usage'");
-        dims[i] = intern(&u->st, p, n);
+    }
+    if (day < INT32_MIN || day > INT32_MAX)
+        return rbi_txn_error(u->txn, RB_CORRUPT, "bad aggregate record in 'usage'");
+    /* The account first: with u->only, most lines stop here, before the rest is read. */
+    dims[0] = intern(&u->st, dp[0], dn[0]);
+    if (!dims[0])
+        return rbi_txn_error(u->txn, RB_NOMEM, "out of memory");
+    rc = attribute(u, dims[0], (int32_t)day, &org);
+    if (rc != RB_OK)
+        return rc;
+    if (org < 0 || !u->keep[org])
+        return RB_OK; /* no organization (rb_usage_unmapped() reports it), or not asked for */
+    for (int i = 1; i < 8; i++) {
+        dims[i] = intern(&u->st, dp[i], dn[i]);
         if (!dims[i])
             return rbi_txn_error(u->txn, RB_NOMEM, "out of memory");
     }
@@ -1765,13 +1790,8 @@ static rb_status usage_one(const struct rbi_val *k, const struct rbi_val *v, voi
     }
     for (int i = 0; i < 4; i++)
         amt[i] = rbi_rec_get_dec(&r);
-    if (r.bad || day < INT32_MIN || day > INT32_MAX)
+    if (r.bad)
         return rbi_txn_error(u->txn, RB_CORRUPT, "bad aggregate record in 'usage'");
-    rc = attribute(u, dims[0], (int32_t)day, &org);
-    if (rc != RB_OK)
-        return rc;
-    if (org < 0)
-        return RB_OK; /* no organization: rb_usage_unmapped() reports it */
     if ((!u->agg || (u->n + 1) * 2 > u->agg_mask + 1) && !agg_grow(u))
         return rbi_txn_error(u->txn, RB_NOMEM, "out of memory");
     h = line_hash(org, dims);
@@ -1843,8 +1863,10 @@ static int uline_cmp(const void *pa, const void *pb, void *ctx)
     return strcmp(a->in.currency, b->in.currency);
 }
 
-/* Every stored aggregate of the month, attributed and summed. */
-static rb_status usage_load(rb_txn *txn, int month, struct usage_set **out)
+/* Every stored aggregate of the month, attributed and summed; with `only`, those of its
+ * organizations alone. */
+static rb_status usage_load(rb_txn *txn, int month, const struct orgset *only,
+                            struct usage_set **out)
 {
     struct usage_set *u = rbi_calloc(1, sizeof(*u));
     unsigned char pk[4];
@@ -1855,6 +1877,7 @@ static rb_status usage_load(rb_txn *txn, int month, struct usage_set **out)
         return rbi_txn_error(txn, RB_NOMEM, "out of memory");
     u->txn = txn;
     u->month = month;
+    u->only = only;
     rbi_be32_put(pk, (uint32_t)month);
     rc = rbi_scan(txn, RBI_DB_USAGE, pk, 4, usage_one, u);
     if (rc != RB_OK) {
@@ -2129,8 +2152,13 @@ rb_status rb_price_org(rb_txn *txn, const char *org, int month, const rb_price_o
         return RB_MISUSE;
     *out = NULL;
     rc = check_org_month(txn, org, month);
-    if (rc == RB_OK)
-        rc = usage_load(txn, month, &u);
+    if (rc == RB_OK) { /* only the usage of the organizations org pays for */
+        struct orgset only;
+        rc = orgset_build(txn, org, month, &only);
+        if (rc == RB_OK)
+            rc = usage_load(txn, month, &only, &u);
+        rbi_free(only.v);
+    }
     if (rc == RB_OK)
         rc = price_from_set(txn, u, org, month, opts, out);
     if (rc != RB_OK) {
@@ -2203,7 +2231,7 @@ rb_status rb_price_all(rb_txn *txn, int month, const rb_price_opts *opts, rb_pri
     c.opts = opts;
     c.cb = cb;
     c.ctx = ctx;
-    rc = usage_load(txn, month, &c.u);
+    rc = usage_load(txn, month, NULL, &c.u);
     if (rc == RB_OK)
         rc = rb_org_list(txn, all_one, &c);
     usage_set_free(c.u);
