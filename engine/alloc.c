@@ -7,31 +7,35 @@
  */
 #include "rb_int.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-static long fail_after = -1; /* allocations left before failing; < 0: never fail */
-static long alloc_count;     /* allocations made (for torture sweeps) */
+/* Atomic: the importer's worker threads allocate too. Relaxed order: the counts need no
+ * ordering with other memory, only no lost updates. */
+static atomic_long fail_after = -1; /* allocations left before failing; < 0: never fail */
+static atomic_long alloc_count;     /* allocations made (for torture sweeps) */
 
 static bool should_fail(void)
 {
-    alloc_count++;
-    if (fail_after < 0)
-        return false;
-    if (fail_after == 0)
-        return true;
-    fail_after--;
-    return false;
+    long f = atomic_load_explicit(&fail_after, memory_order_relaxed);
+
+    atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed);
+    while (f > 0 && !atomic_compare_exchange_weak_explicit(&fail_after, &f, f - 1,
+                                                           memory_order_relaxed,
+                                                           memory_order_relaxed))
+        ;
+    return f == 0;
 }
 
 void rbi_alloc_fail_after(long n)
 {
-    fail_after = n;
+    atomic_store_explicit(&fail_after, n, memory_order_relaxed);
 }
 
 long rbi_alloc_count(void)
 {
-    return alloc_count;
+    return atomic_load_explicit(&alloc_count, memory_order_relaxed);
 }
 
 void *rbi_malloc(size_t n)

@@ -34,41 +34,6 @@
 #endif
 
 /* {===================================================================================
- * Locked allocation
- * =================================================================================== */
-
-static pthread_mutex_t alloc_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void *rbi_lmalloc(size_t n)
-{
-    void *p;
-
-    pthread_mutex_lock(&alloc_lock);
-    p = rbi_malloc(n);
-    pthread_mutex_unlock(&alloc_lock);
-    return p;
-}
-
-void *rbi_lrealloc(void *p, size_t n)
-{
-    void *q;
-
-    pthread_mutex_lock(&alloc_lock);
-    q = rbi_realloc(p, n);
-    pthread_mutex_unlock(&alloc_lock);
-    return q;
-}
-
-void rbi_lfree(void *p)
-{
-    if (!p)
-        return;
-    pthread_mutex_lock(&alloc_lock);
-    rbi_free(p);
-    pthread_mutex_unlock(&alloc_lock);
-}
-
-/* {===================================================================================
  * XXH64
  * =================================================================================== */
 
@@ -246,13 +211,13 @@ static voidpf z_alloc(voidpf opaque, uInt items, uInt size)
     (void)opaque;
     if (size && items > SIZE_MAX / size)
         return Z_NULL;
-    return rbi_lmalloc((size_t)items * size);
+    return rbi_malloc((size_t)items * size);
 }
 
 static void z_free(voidpf opaque, voidpf p)
 {
     (void)opaque;
-    rbi_lfree(p);
+    rbi_free(p);
 }
 
 static void src_hash(struct rbi_src *s, const void *p, size_t n)
@@ -301,7 +266,7 @@ rb_status rbi_src_open(struct rbi_src **out, const char *path, rb_error *err)
     rb_status rc;
 
     *out = NULL;
-    s = rbi_lmalloc(sizeof(*s));
+    s = rbi_malloc(sizeof(*s));
     if (!s)
         return rbi_error_set(err, RB_NOMEM, "%s: out of memory", path);
     memset(s, 0, sizeof(*s));
@@ -311,7 +276,7 @@ rb_status rbi_src_open(struct rbi_src **out, const char *path, rb_error *err)
     if (s->fd < 0) {
         rc = rbi_error_set(err, errno == ENOENT ? RB_NOTFOUND : RB_IO, "%s: cannot open: %s", path,
                            strerror(errno));
-        rbi_lfree(s);
+        rbi_free(s);
         return rc;
     }
     if (fstat(s->fd, &st) != 0 || S_ISDIR(st.st_mode)) {
@@ -324,7 +289,7 @@ rb_status rbi_src_open(struct rbi_src **out, const char *path, rb_error *err)
     if (S_ISREG(st.st_mode))
         posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-    s->in = rbi_lmalloc(SRC_INBUF);
+    s->in = rbi_malloc(SRC_INBUF);
     if (!s->in) {
         rc = rbi_error_set(err, RB_NOMEM, "%s: out of memory", path);
         goto out_close;
@@ -447,8 +412,8 @@ void rbi_src_close(struct rbi_src *s)
         inflateEnd(&s->z);
     if (s->fd >= 0)
         close(s->fd);
-    rbi_lfree(s->in);
-    rbi_lfree(s);
+    rbi_free(s->in);
+    rbi_free(s);
 }
 
 /* {===================================================================================
@@ -1447,11 +1412,11 @@ static rb_status sm_room(struct scan *sc, size_t next, size_t nblk)
         while (next + nblk - s->base > cap)
             cap *= 2;
         if (s->sm == sc->stack) {
-            nsm = rbi_lmalloc(cap * sizeof(*nsm));
+            nsm = rbi_malloc(cap * sizeof(*nsm));
             if (nsm)
                 memcpy(nsm, sc->stack, (next - s->base) * sizeof(*nsm));
         } else {
-            nsm = rbi_lrealloc(s->sm, cap * sizeof(*nsm));
+            nsm = rbi_realloc(s->sm, cap * sizeof(*nsm));
         }
         if (!nsm)
             return RB_NOMEM;
@@ -1476,7 +1441,7 @@ rb_status rbi_csv_scan(const char *p, size_t n, uint64_t first_line,
     res->fail_line = 0;
     if (lay->nslots > MAX_SLOTS || n > UINT32_MAX - 64)
         return rbi_error_set(err, RB_MISUSE, "rbi_csv_scan: too many columns or bytes");
-    sc = rbi_lmalloc(sizeof(*sc));
+    sc = rbi_malloc(sizeof(*sc));
     if (!sc)
         return rbi_error_set(err, RB_NOMEM, "out of memory");
     memset(&sc->s1, 0, sizeof(sc->s1));
@@ -1589,8 +1554,8 @@ out:
     if (rc != RB_OK)
         res->fail_line = fail;
     if (sc->s1.sm != sc->stack)
-        rbi_lfree(sc->s1.sm);
-    rbi_lfree(sc);
+        rbi_free(sc->s1.sm);
+    rbi_free(sc);
     return rc;
 }
 
@@ -1862,7 +1827,7 @@ static rb_status grow_chunk(struct chunk *c, size_t want, rb_error *err)
 
     if (want <= c->cap)
         return RB_OK;
-    p = rbi_lrealloc(c->data, want + PAD);
+    p = rbi_realloc(c->data, want + PAD);
     if (!p)
         return rbi_error_set(err, RB_NOMEM, "out of memory");
     c->data = p;
@@ -2026,14 +1991,14 @@ static rb_status read_header(struct drv *d, struct rbi_src *src, struct chunk *c
 static rb_status drv_setup(struct drv *d, int nthreads, size_t chunk, rb_error *err)
 {
     d->nbuf = nthreads + 2;
-    d->bufs = rbi_lmalloc((size_t)d->nbuf * sizeof(*d->bufs));
-    d->freeq = rbi_lmalloc((size_t)d->nbuf * sizeof(int));
-    d->workq = rbi_lmalloc((size_t)d->nbuf * sizeof(int));
+    d->bufs = rbi_malloc((size_t)d->nbuf * sizeof(*d->bufs));
+    d->freeq = rbi_malloc((size_t)d->nbuf * sizeof(int));
+    d->workq = rbi_malloc((size_t)d->nbuf * sizeof(int));
     if (!d->bufs || !d->freeq || !d->workq)
         return rbi_error_set(err, RB_NOMEM, "out of memory");
     memset(d->bufs, 0, (size_t)d->nbuf * sizeof(*d->bufs));
     for (int i = 0; i < d->nbuf; i++) {
-        d->bufs[i].data = rbi_lmalloc(chunk + PAD);
+        d->bufs[i].data = rbi_malloc(chunk + PAD);
         if (!d->bufs[i].data)
             return rbi_error_set(err, RB_NOMEM, "out of memory");
         d->bufs[i].cap = chunk;
@@ -2046,10 +2011,10 @@ static void drv_teardown(struct drv *d)
 {
     if (d->bufs)
         for (int i = 0; i < d->nbuf; i++)
-            rbi_lfree(d->bufs[i].data);
-    rbi_lfree(d->bufs);
-    rbi_lfree(d->freeq);
-    rbi_lfree(d->workq);
+            rbi_free(d->bufs[i].data);
+    rbi_free(d->bufs);
+    rbi_free(d->freeq);
+    rbi_free(d->workq);
 }
 
 /* Give a buffer back to the free list. */
@@ -2139,7 +2104,7 @@ static void read_loop(struct drv *d, struct rbi_src *src, int idx, size_t n, boo
         /* keep the partial record that follows the cut */
         carry_len = n - cut;
         if (carry_len > carry_cap) {
-            char *p = rbi_lrealloc(carry, carry_len);
+            char *p = rbi_realloc(carry, carry_len);
             if (!p) {
                 rc = rbi_error_set(&e, RB_NOMEM, "out of memory");
                 goto out_fail;
@@ -2176,13 +2141,13 @@ static void read_loop(struct drv *d, struct rbi_src *src, int idx, size_t n, boo
             memcpy(c->data, carry, carry_len);
         n = carry_len;
     }
-    rbi_lfree(carry);
+    rbi_free(carry);
     return;
 
 out_fail:
     put_free(d, idx);
     note_fail(d, seq, rc, e.msg, false, 0);
-    rbi_lfree(carry);
+    rbi_free(carry);
 }
 
 rb_status rbi_csv_run(struct rbi_csv_job *job, rb_error *err)

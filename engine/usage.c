@@ -668,12 +668,12 @@ static void *big_alloc(size_t n, void **mem)
     uintptr_t a;
 
     if (n < HUGE_PAGE) {
-        *mem = rbi_lmalloc(n);
+        *mem = rbi_malloc(n);
         return *mem;
     }
     if (n > SIZE_MAX - HUGE_PAGE)
         return NULL;
-    *mem = rbi_lmalloc(n + HUGE_PAGE);
+    *mem = rbi_malloc(n + HUGE_PAGE);
     if (!*mem)
         return NULL;
     a = ((uintptr_t)*mem + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
@@ -718,7 +718,7 @@ static void arena_free(struct ablock **head)
 {
     while (*head) {
         struct ablock *next = (*head)->next;
-        rbi_lfree((*head)->mem);
+        rbi_free((*head)->mem);
         *head = next;
     }
 }
@@ -740,7 +740,7 @@ static rb_status table_grow(struct table *t)
             s[j] = t->s[i];
         }
     }
-    rbi_lfree(t->mem);
+    rbi_free(t->mem);
     t->s = s;
     t->mem = mem;
     t->cap = cap;
@@ -909,8 +909,8 @@ struct rb_usage_import {
 
 static void fmap_release(struct fmap *fm)
 {
-    rbi_lfree(fm->colmap);
-    rbi_lfree(fm->names);
+    rbi_free(fm->colmap);
+    rbi_free(fm->names);
     memset(fm, 0, sizeof(*fm));
 }
 
@@ -1001,12 +1001,12 @@ void rb_usage_import_free(rb_usage_import *imp)
     for (int i = 0; imp->w && i < imp->nw; i++) {
         struct worker *w = &imp->w[i];
         arena_free(&w->arena);
-        rbi_lfree(w->t.mem);
-        rbi_lfree(w->key);
-        rbi_lfree(w->scratch);
+        rbi_free(w->t.mem);
+        rbi_free(w->key);
+        rbi_free(w->scratch);
         for (size_t k = 0; k < w->nrej; k++)
-            rbi_lfree(w->rej[k].reason);
-        rbi_lfree(w->rej);
+            rbi_free(w->rej[k].reason);
+        rbi_free(w->rej);
     }
     rbi_free(imp->w);
     for (int i = 0; i < RB_USAGE_MAX_TAGS; i++) {
@@ -1060,13 +1060,13 @@ static rb_status bad_row(struct worker *w, const struct rbi_csv_row *row, rb_err
         char *p;
         if (w->nrej == w->caprej) {
             size_t cap = w->caprej ? w->caprej * 2 : 16;
-            struct reject *nr = rbi_lrealloc(w->rej, cap * sizeof(*nr));
+            struct reject *nr = rbi_realloc(w->rej, cap * sizeof(*nr));
             if (!nr)
                 return rbi_error_set(err, RB_NOMEM, "out of memory");
             w->rej = nr;
             w->caprej = cap;
         }
-        p = rbi_lmalloc(rlen + 1 + row->rawlen + 1);
+        p = rbi_malloc(rlen + 1 + row->rawlen + 1);
         if (!p)
             return rbi_error_set(err, RB_NOMEM, "out of memory");
         memcpy(p, err->msg, rlen + 1);
@@ -1410,7 +1410,7 @@ static rb_status ensure_cap(unsigned char **p, size_t *cap, size_t need)
         void *np;
         while (c < need)
             c *= 2;
-        np = rbi_lrealloc(*p, c);
+        np = rbi_realloc(*p, c);
         if (!np)
             return RB_NOMEM;
         *p = np;
@@ -1820,7 +1820,7 @@ static rb_status on_header(void *ctx, const struct rbi_csv_fields *names,
     }
     fm->format = format;
     fi = format - 1;
-    fm->colmap = rbi_lmalloc(((size_t)fm->ncols + 1) * sizeof(int16_t));
+    fm->colmap = rbi_malloc(((size_t)fm->ncols + 1) * sizeof(int16_t));
     if (!fm->colmap)
         return rbi_error_set(err, RB_NOMEM, "out of memory");
     for (int i = 0; i <= fm->ncols; i++)
@@ -1863,7 +1863,7 @@ static rb_status on_header(void *ctx, const struct rbi_csv_fields *names,
         return rbi_error_set(err, RB_INVALID, "%s: missing %s for format %s: %s", path,
                              nmissing == 1 ? "column" : "columns", rb_usage_format_name(format),
                              missing);
-    fm->names = rbi_lmalloc(nameslen + 1);
+    fm->names = rbi_malloc(nameslen + 1);
     if (!fm->names)
         return rbi_error_set(err, RB_NOMEM, "out of memory");
     w = fm->names;
@@ -2089,7 +2089,7 @@ static void *sort_run(void *arg)
     size_t n = r->w->t.n, k = 0;
 
     r->rc = RB_NOMEM;
-    e = rbi_lmalloc((n ? n : 1) * sizeof(*e));
+    e = rbi_malloc((n ? n : 1) * sizeof(*e));
     if (!e)
         return NULL;
     for (struct ablock *b = r->w->arena; b; b = b->next) {
@@ -2112,8 +2112,8 @@ static void *sort_run(void *arg)
         r->rc = RB_CORRUPT;
         return NULL;
     }
-    count = n > 1 ? rbi_lmalloc(16 * sizeof(*count)) : NULL;
-    tmp = n > 1 ? rbi_lmalloc(n * sizeof(*tmp)) : NULL;
+    count = n > 1 ? rbi_malloc(16 * sizeof(*count)) : NULL;
+    tmp = n > 1 ? rbi_malloc(n * sizeof(*tmp)) : NULL;
     if (n > 1 && (!count || !tmp))
         goto out;
     if (n > 1)
@@ -2159,8 +2159,8 @@ static void *sort_run(void *arg)
     r->e = e;
     r->rc = RB_OK;
 out:
-    rbi_lfree(count);
-    rbi_lfree(tmp);
+    rbi_free(count);
+    rbi_free(tmp);
     return NULL;
 }
 
@@ -2351,9 +2351,9 @@ static rb_status prepare_once(struct rb_usage_import *imp, char *msg, size_t msg
     else
         snprintf(msg, msgcap, rc == RB_NOMEM ? "out of memory" : "aggregate count mismatch");
     for (int i = 0; i < imp->nw; i++) {
-        rbi_lfree(runs[i].e);
+        rbi_free(runs[i].e);
         /* the tables are done with: give their memory back before the write */
-        rbi_lfree(imp->w[i].t.mem);
+        rbi_free(imp->w[i].t.mem);
         memset(&imp->w[i].t, 0, sizeof(imp->w[i].t));
     }
     if (rc != RB_OK)

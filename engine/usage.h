@@ -9,8 +9,7 @@
  * whole records and scans them on several threads.
  * Uses: zlib, POSIX threads, the allocation seam.
  * Must never: load a whole file in memory (memory is bounded by the chunk buffers and the
- * longest record), or call the allocation seam from two threads at once: every allocation
- * made while threads run goes through rbi_lmalloc & co., which serialise them.
+ * longest record). Threads allocate through the seam directly: alloc.c is thread-safe.
  */
 #ifndef RB_USAGE_H
 #define RB_USAGE_H
@@ -18,13 +17,6 @@
 #include "rb_int.h"
 
 #include <stdint.h>
-
-/* {===================================================================================
- * Locked allocation: the seam in alloc.c is not thread-safe; these take a lock around it.
- * =================================================================================== */
-RBI_FUNC void *rbi_lmalloc(size_t n);
-RBI_FUNC void *rbi_lrealloc(void *p, size_t n);
-RBI_FUNC void rbi_lfree(void *p);
 
 /* {===================================================================================
  * XXH64 (Yann Collet's public algorithm), streaming, seed 0.
