@@ -34,8 +34,10 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -324,24 +326,13 @@ static int l_frozen_newindex(lua_State *L)
     return rbi_sandbox_block(L, "attempt to modify read-only table '%s'", name);
 }
 
-/* iterator of __pairs: next over the real table (upvalue 1), which never leaves C */
-static int l_frozen_next(lua_State *L)
-{
-    rbi_sandbox_check(L);
-    lua_settop(L, 2);
-    if (lua_next(L, lua_upvalueindex(1)))
-        return 2;
-    lua_pushnil(L);
-    return 1;
-}
+static int ordered_pairs(lua_State *L, int t);
 
-/* __pairs(proxy) -> iterator, proxy, nil */
+/* __pairs(proxy) -> the real table (upvalue 1) walked in pairs' fixed order, which never
+ * hands the real table out */
 static int l_frozen_pairs(lua_State *L)
 {
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushvalue(L, 1);
-    lua_pushnil(L);
-    return 3;
+    return ordered_pairs(L, lua_upvalueindex(1));
 }
 
 /* __len(proxy) -> raw length of the real table */
@@ -365,7 +356,6 @@ static void freeze(lua_State *L, const char *name)
     lua_pushcclosure(L, l_frozen_newindex, 1);
     lua_setfield(L, -2, "__newindex");
     lua_pushvalue(L, real);
-    lua_pushcclosure(L, l_frozen_next, 1);
     lua_pushcclosure(L, l_frozen_pairs, 1);
     lua_setfield(L, -2, "__pairs");
     lua_pushvalue(L, real);
@@ -1147,6 +1137,145 @@ static int l_require(lua_State *L)
 }
 
 /* {===================================================================================
+ * pairs in a fixed order
+ * =================================================================================== */
+
+/* Lua's string hash takes a per-process seed, so `next` visits string keys in an order that
+ * changes from one run to the next. The sandbox's pairs visits keys in a fixed order instead:
+ * numbers ascending, then strings by their bytes, then false and true; other keys (tables,
+ * functions) last, in next()'s order, which the sandbox cannot fix. */
+struct okey {
+    int rank; /* 0 number, 1 string, 2 boolean, 3 other */
+    bool isint;
+    lua_Integer i;
+    lua_Number n;
+    const char *s;
+    size_t len;
+    lua_Integer pos; /* in next()'s order: the tiebreak, and where the key is kept */
+};
+
+static int okey_cmp(const void *pa, const void *pb)
+{
+    const struct okey *a = pa, *b = pb;
+
+    if (a->rank != b->rank)
+        return a->rank < b->rank ? -1 : 1;
+    if (a->rank == 0) {
+        if (a->isint && b->isint) {
+            if (a->i != b->i)
+                return a->i < b->i ? -1 : 1;
+        } else {
+            lua_Number x = a->isint ? (lua_Number)a->i : a->n;
+            lua_Number y = b->isint ? (lua_Number)b->i : b->n;
+            if (x != y)
+                return x < y ? -1 : 1;
+        }
+    } else if (a->rank == 1) {
+        int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+        if (c != 0 || a->len != b->len)
+            return c != 0 ? c : a->len < b->len ? -1 : 1;
+    } else if (a->rank == 2 && a->i != b->i) {
+        return a->i < b->i ? -1 : 1;
+    }
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* iterator: upvalues table, its keys in order, how many were visited. A key removed during
+ * the walk is skipped, as next() would skip it. */
+static int l_ordered_next(lua_State *L)
+{
+    lua_Integer i = lua_tointeger(L, lua_upvalueindex(3));
+
+    rbi_sandbox_check(L);
+    for (;;) {
+        if (lua_rawgeti(L, lua_upvalueindex(2), ++i) == LUA_TNIL) {
+            lua_pushinteger(L, i - 1);
+            lua_replace(L, lua_upvalueindex(3));
+            return 1;
+        }
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+            break;
+        lua_pop(L, 2);
+    }
+    lua_pushinteger(L, i);
+    lua_replace(L, lua_upvalueindex(3));
+    return 2;
+}
+
+/* Push the three values of a for loop over the table at t in the fixed order. */
+static int ordered_pairs(lua_State *L, int t)
+{
+    struct okey *k;
+    lua_Integer n = 0;
+    int keys, sorted;
+
+    t = lua_absindex(L, t);
+    lua_newtable(L);
+    keys = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, keys, ++n);
+    }
+    k = lua_newuserdatauv(L, (size_t)n * sizeof(*k) + 1, 0); /* counted by the allocator */
+    for (lua_Integer j = 0; j < n; j++) {
+        struct okey *o = &k[j];
+        int type = lua_rawgeti(L, keys, j + 1);
+        memset(o, 0, sizeof(*o));
+        o->pos = j + 1;
+        if (type == LUA_TNUMBER) {
+            o->isint = lua_isinteger(L, -1);
+            if (o->isint)
+                o->i = lua_tointeger(L, -1);
+            else
+                o->n = lua_tonumber(L, -1);
+        } else if (type == LUA_TSTRING) {
+            o->rank = 1;
+            o->s = lua_tolstring(L, -1, &o->len); /* kept alive by the keys table */
+        } else if (type == LUA_TBOOLEAN) {
+            o->rank = 2;
+            o->i = lua_toboolean(L, -1);
+        } else {
+            o->rank = 3;
+        }
+        lua_pop(L, 1);
+    }
+    if (n > 1)
+        qsort(k, (size_t)n, sizeof(*k), okey_cmp);
+    lua_createtable(L, (int)(n < INT_MAX ? n : INT_MAX), 0);
+    sorted = lua_gettop(L);
+    for (lua_Integer j = 0; j < n; j++) {
+        lua_rawgeti(L, keys, k[j].pos);
+        lua_rawseti(L, sorted, j + 1);
+    }
+    lua_pushvalue(L, t);
+    lua_pushvalue(L, sorted);
+    lua_pushinteger(L, 0);
+    lua_pushcclosure(L, l_ordered_next, 3);
+    lua_replace(L, keys);
+    lua_settop(L, keys);
+    lua_pushnil(L);
+    lua_pushnil(L);
+    return 3;
+}
+
+/* pairs(t): __pairs if t has one, else the fixed order above */
+static int l_pairs(lua_State *L)
+{
+    rbi_sandbox_check(L);
+    luaL_checkany(L, 1);
+    if (luaL_getmetafield(L, 1, "__pairs") != LUA_TNIL) {
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 3);
+        return 3;
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    return ordered_pairs(L, 1);
+}
+
+/* {===================================================================================
  * The environment [STYLE 3.8 items 2-5]
  * =================================================================================== */
 
@@ -1163,7 +1292,7 @@ static const struct allowed base_allowed[] = {
     {"getmetatable", l_getmetatable},
     {"ipairs", NULL},
     {"next", NULL},
-    {"pairs", NULL},
+    {"pairs", l_pairs},
     {"pcall", l_pcall},
     {"print", l_print},
     {"rawequal", NULL},

@@ -807,6 +807,44 @@ static void test_api_table(void)
             "rules/t.lua:1: attempt to modify read-only table 'rebill' (field 'money')");
 }
 
+/* pairs visits keys in a fixed order (numbers, strings by bytes, false, true), whatever
+ * Lua's per-process string hash seed; __pairs is honoured; a key cleared during the walk is
+ * skipped; the library tables (frozen proxies) walk in the same order. */
+static void test_pairs_order(void)
+{
+    struct rbi_sandbox *sb = new_sb(NULL);
+
+    LUA_EQ(sb,
+           "local t = {b=1, a=2, c=3, [10]=4, [2]=5, [1.5]=6, [true]=7, [false]=8, aa=9,\n"
+           "  [''] = 10, [-3] = 11, ['B'] = 12}\n"
+           "local o = {}\n"
+           "for k, v in pairs(t) do o[#o + 1] = tostring(k) .. '=' .. v end\n"
+           "return table.concat(o, ' ')",
+           "-3=11 1.5=6 2=5 10=4 =10 B=12 a=2 aa=9 b=1 c=3 false=8 true=7");
+    LUA_EQ(sb,
+           "local u, o = {x = 1, y = 2, z = 3}, {}\n"
+           "for k in pairs(u) do if k == 'x' then u.y = nil end o[#o + 1] = k end\n"
+           "return table.concat(o)",
+           "xz");
+    LUA_EQ(sb,
+           "local n = 0\n"
+           "for k in pairs({}) do n = n + 1 end\n"
+           "local t = setmetatable({}, {__pairs = function(t) return function(_, k)\n"
+           "  if not k then return 1, 'own' end end, t, nil end})\n"
+           "for k, v in pairs(t) do n = n .. v end\n"
+           "return n",
+           "0own");
+    LUA_EQ(sb,
+           "local o = {}\n"
+           "for k in pairs(rebill) do o[#o + 1] = k end\n"
+           "local s = table.concat(o, ',')\n"
+           "table.sort(o)\n"
+           "return tostring(s == table.concat(o, ',') and #o > 3)",
+           "true");
+    free_sb(sb);
+    LUA_ERR("for k in pairs(42) do end", RB_RUNTIME, "table expected");
+}
+
 /* {===================================================================================
  * Speed: the success path allocates nothing
  * =================================================================================== */
@@ -1213,6 +1251,7 @@ int main(void)
     test_require();
     test_money();
     test_api_table();
+    test_pairs_order();
     test_call_allocates_nothing();
     test_speed_info();
     test_alloc_failures();
