@@ -4,9 +4,9 @@
  *
  * Provides: rb_export_focus; for the unit tests, rbi_export_csv_field(), rbi_export_category() and
  * rbi_export_service_category() (invoice.h).
- * Uses: rb_invoice_preview() for the invoice's own lines and totals (read back from its JSON
- * form, the document the customer's invoice is built from), rb_price_org() for the priced
- * lines that make up each invoice line (their SKU, region and quantity), rbi_inv_round_lines()
+ * Uses: rbi_inv_draft() (invoice.c) for the invoice's own document (lines and totals, as
+ * `invoice preview` builds it, without a layout) and the priced lines it was made from
+ * (their SKU, region and quantity make up each invoice line), rbi_inv_round_lines()
  * to round those to the invoice line they add up to, rb_profile_get, rb_org_get, rb_payer_of.
  * Must never: read a partner cost, a billed cost or a margin (only rb_price_line and the
  * invoice's showback document are read: never rb_priced_cost, rb_priced_margin or
@@ -18,10 +18,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-/* The layout the preview is rendered with: the export only reads the JSON form, which does
- * not depend on the layout, so the cheapest one (and never a stored layout that could fail). */
-static const char noop_layout[] = "return function(inv, md) end\n";
 
 /* {===================================================================================
  * CSV (RFC 4180) and FOCUS value mappings
@@ -270,12 +266,13 @@ struct exp {
     rb_txn *txn;
     const char *org;
     int month;
-    rb_invoice inv;
-    rb_priced *p;
+    struct rbi_inv_draft *draft;
+    const struct rbi_inv_doc *doc; /* the draft's */
+    const rb_priced *p;            /* the draft's */
     struct rb_buf pool;
     struct iline *il;
     size_t nil, capil;
-    size_t tax_name, tax_rate; /* pool offsets */
+    size_t tax_name; /* pool offset */
     struct row *rows;
     size_t nrows, caprows;
     char customer_name[RB_NAME_MAX + 1];
@@ -324,295 +321,31 @@ static rb_status row_new(struct exp *e, struct row **out)
 }
 
 /* {===================================================================================
- * Reading the invoice's JSON form (engine/invoice.c to_json: objects, arrays and strings)
+ * The invoice's lines
  * =================================================================================== */
 
-struct jrd {
-    const char *p, *end;
-    int depth;
-};
-
-static void j_ws(struct jrd *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
-        j->p++;
-}
-
-static bool j_char(struct jrd *j, char c)
-{
-    j_ws(j);
-    if (j->p < j->end && *j->p == c) {
-        j->p++;
-        return true;
-    }
-    return false;
-}
-
-static bool j_hex4(struct jrd *j, unsigned *out)
-{
-    unsigned v = 0;
-
-    if (j->end - j->p < 4)
-        return false;
-    for (int i = 0; i < 4; i++) {
-        char c = j->p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return false;
-    }
-    j->p += 4;
-    *out = v;
-    return true;
-}
-
-static rb_status put_utf8(struct rb_buf *b, unsigned cp)
-{
-    unsigned char u[4];
-    size_t n;
-
-    if (cp < 0x80) {
-        u[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (unsigned char)(0xc0 | cp >> 6);
-        u[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (unsigned char)(0xe0 | cp >> 12);
-        u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-        u[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (unsigned char)(0xf0 | cp >> 18);
-        u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3f));
-        u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3f));
-        u[3] = (unsigned char)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    return rbi_buf_append(b, u, n);
-}
-
-/* A string, decoded into `out` (reset first). RB_SYNTAX if it is not one. */
-static rb_status j_str(struct jrd *j, struct rb_buf *out)
-{
-    rb_status rc = RB_OK;
-
-    rbi_buf_reset(out);
-    if (!j_char(j, '"'))
-        return RB_SYNTAX;
-    while (rc == RB_OK) {
-        const char *s = j->p;
-        while (j->p < j->end && *j->p != '"' && *j->p != '\\')
-            j->p++;
-        if (j->p > s)
-            rc = rbi_buf_append(out, s, (size_t)(j->p - s));
-        if (rc != RB_OK || j->p >= j->end)
-            break;
-        if (*j->p++ == '"')
-            return out->data ? RB_OK : rbi_buf_append(out, "", 0);
-        if (j->p >= j->end)
-            break;
-        switch (*j->p++) {
-        case '"':
-            rc = rbi_buf_append(out, "\"", 1);
-            break;
-        case '\\':
-            rc = rbi_buf_append(out, "\\", 1);
-            break;
-        case '/':
-            rc = rbi_buf_append(out, "/", 1);
-            break;
-        case 'b':
-            rc = rbi_buf_append(out, "\b", 1);
-            break;
-        case 'f':
-            rc = rbi_buf_append(out, "\f", 1);
-            break;
-        case 'n':
-            rc = rbi_buf_append(out, "\n", 1);
-            break;
-        case 'r':
-            rc = rbi_buf_append(out, "\r", 1);
-            break;
-        case 't':
-            rc = rbi_buf_append(out, "\t", 1);
-            break;
-        case 'u': {
-            unsigned cp, lo;
-            if (!j_hex4(j, &cp))
-                return RB_SYNTAX;
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u')
-                    return RB_SYNTAX;
-                j->p += 2;
-                if (!j_hex4(j, &lo) || lo < 0xdc00 || lo > 0xdfff)
-                    return RB_SYNTAX;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                return RB_SYNTAX;
-            }
-            rc = put_utf8(out, cp);
-            break;
-        }
-        default:
-            return RB_SYNTAX;
-        }
-    }
-    return rc == RB_OK ? RB_SYNTAX : rc;
-}
-
-/* Skip any value. */
-static rb_status j_skip(struct jrd *j, struct rb_buf *scratch)
-{
-    rb_status rc;
-
-    j_ws(j);
-    if (j->p >= j->end)
-        return RB_SYNTAX;
-    if (*j->p == '"')
-        return j_str(j, scratch);
-    if (*j->p == '{' || *j->p == '[') {
-        char close = *j->p == '{' ? '}' : ']';
-        bool obj = close == '}';
-        if (++j->depth > 16)
-            return RB_SYNTAX;
-        j->p++;
-        if (j_char(j, close)) {
-            j->depth--;
-            return RB_OK;
-        }
-        do {
-            if (obj && ((rc = j_str(j, scratch)) != RB_OK || !j_char(j, ':')))
-                return rc == RB_OK ? RB_SYNTAX : rc;
-            if ((rc = j_skip(j, scratch)) != RB_OK)
-                return rc;
-        } while (j_char(j, ','));
-        j->depth--;
-        return j_char(j, close) ? RB_OK : RB_SYNTAX;
-    }
-    /* a number, true, false or null: up to the next delimiter */
-    while (j->p < j->end && !strchr(",}] \n\r\t", *j->p))
-        j->p++;
-    return RB_OK;
-}
-
-static rb_status j_dec(struct jrd *j, struct rb_buf *scratch, rb_dec *out)
-{
-    rb_status rc = j_str(j, scratch);
-
-    if (rc != RB_OK)
-        return rc;
-    return rb_dec_parse(out, scratch->data, scratch->len, NULL) == RB_OK ? RB_OK : RB_SYNTAX;
-}
-
-static rb_status read_line(struct exp *e, struct jrd *j, struct rb_buf *key, struct rb_buf *val)
-{
-    struct iline *l;
-    rb_status rc = RB_OK;
-
-    if (e->nil == e->capil) {
-        size_t cap = e->capil ? e->capil * 2 : 16;
-        struct iline *v = rbi_realloc(e->il, cap * sizeof(*v));
-        if (!v)
-            return RB_NOMEM;
-        e->il = v;
-        e->capil = cap;
-    }
-    l = &e->il[e->nil++];
-    memset(l, 0, sizeof(*l));
-    l->amount = rb_dec_zero();
-    l->corrects = -1;
-    if (!j_char(j, '{'))
-        return RB_SYNTAX;
-    if (j_char(j, '}'))
-        return RB_OK;
-    do {
-        size_t *field = NULL;
-        if ((rc = j_str(j, key)) != RB_OK || !j_char(j, ':'))
-            return rc == RB_OK ? RB_SYNTAX : rc;
-        if (strcmp(key->data, "kind") == 0)
-            field = &l->kind;
-        else if (strcmp(key->data, "service") == 0)
-            field = &l->service;
-        else if (strcmp(key->data, "account") == 0)
-            field = &l->account;
-        else if (strcmp(key->data, "account_name") == 0)
-            field = &l->account_name;
-        else if (strcmp(key->data, "description") == 0)
-            field = &l->descr;
-        if (field) {
-            rc = j_str(j, val);
-            if (rc == RB_OK)
-                rc = pool_add(e, val->data, val->len, field);
-        } else if (strcmp(key->data, "amount") == 0) {
-            rc = j_dec(j, val, &l->amount);
-        } else if (strcmp(key->data, "corrects") == 0) {
-            rc = j_str(j, val);
-            if (rc == RB_OK && rb_month_parse(&l->corrects, val->data, NULL) != RB_OK)
-                rc = RB_SYNTAX;
-        } else {
-            rc = j_skip(j, val);
-        }
-        if (rc != RB_OK)
-            return rc;
-    } while (j_char(j, ','));
-    return j_char(j, '}') ? RB_OK : RB_SYNTAX;
-}
-
-/* The invoice's lines, tax name and rate. */
+/* The draft's lines, copied into the pool with the tax name. */
 static rb_status read_invoice(struct exp *e)
 {
-    struct jrd j = {e->inv.json, e->inv.json + e->inv.json_len, 0};
-    struct rb_buf key = {NULL, 0, 0}, val = {NULL, 0, 0};
-    rb_status rc = RB_OK;
+    const struct rbi_inv_doc *d = e->doc;
 
-    if (!e->inv.json || !j_char(&j, '{'))
-        rc = RB_SYNTAX;
-    while (rc == RB_OK) {
-        if ((rc = j_str(&j, &key)) != RB_OK || !j_char(&j, ':')) {
-            rc = rc == RB_OK ? RB_SYNTAX : rc;
-            break;
-        }
-        if (strcmp(key.data, "lines") == 0) {
-            if (!j_char(&j, '[')) {
-                rc = RB_SYNTAX;
-                break;
-            }
-            if (!j_char(&j, ']')) {
-                do
-                    rc = read_line(e, &j, &key, &val);
-                while (rc == RB_OK && j_char(&j, ','));
-                if (rc == RB_OK && !j_char(&j, ']'))
-                    rc = RB_SYNTAX;
-            }
-        } else if (strcmp(key.data, "tax_name") == 0 || strcmp(key.data, "tax_rate") == 0) {
-            rc = j_str(&j, &val);
-            if (rc == RB_OK)
-                rc = pool_add(e, val.data, val.len,
-                              key.data[4] == 'n' ? &e->tax_name : &e->tax_rate);
-        } else {
-            rc = j_skip(&j, &val);
-        }
-        if (rc != RB_OK || !j_char(&j, ','))
-            break;
-    }
-    if (rc == RB_OK && !j_char(&j, '}'))
-        rc = RB_SYNTAX;
-    rbi_buf_release(&key);
-    rbi_buf_release(&val);
-    if (rc == RB_NOMEM)
+    e->il = rbi_calloc(d->nlines + 1, sizeof(*e->il));
+    if (!e->il)
         return nomem(e);
-    if (rc != RB_OK)
-        return rbi_txn_error(e->txn, RB_CORRUPT,
-                             "cannot read the invoice document of %s at byte %zu", e->org,
-                             (size_t)(j.p - e->inv.json));
-    return RB_OK;
+    for (size_t i = 0; i < d->nlines; i++) {
+        const struct rbi_inv_line *l = &d->lines[i];
+        struct iline *o = &e->il[i];
+        if (pool_add(e, l->kind, strlen(l->kind), &o->kind) != RB_OK ||
+            pool_add(e, l->service, strlen(l->service), &o->service) != RB_OK ||
+            pool_add(e, l->account, strlen(l->account), &o->account) != RB_OK ||
+            pool_add(e, l->account_name, strlen(l->account_name), &o->account_name) != RB_OK ||
+            pool_add(e, l->description, strlen(l->description), &o->descr) != RB_OK)
+            return RB_NOMEM; /* pool_add said so */
+        o->amount = l->amount;
+        o->corrects = l->corrects;
+        e->nil++;
+    }
+    return pool_add(e, d->tax_name, strlen(d->tax_name), &e->tax_name);
 }
 
 /* {===================================================================================
@@ -791,7 +524,7 @@ static rb_status priced_rows(struct exp *e)
         }
         for (size_t j = start[k]; j < start[k + 1]; j++)
             exact[m++] = rb_priced_line(e->p, idx[j])->amount;
-        rc = rbi_inv_round_lines(exact, rounded, m, e->inv.currency, &il->amount);
+        rc = rbi_inv_round_lines(exact, rounded, m, e->doc->currency, &il->amount);
         if (rc == RB_INVALID) {
             rc = mismatch(e, "a line cannot be spread over its priced lines");
             break;
@@ -834,7 +567,7 @@ static rb_status invoice_rows(struct exp *e)
         r->descr = il->descr;
         rc = pool_add(e, "Invoice correction", strlen("Invoice correction"), &r->service);
     }
-    if (rc == RB_OK && rb_dec_sign(&e->inv.tax) != 0) {
+    if (rc == RB_OK && rb_dec_sign(&e->doc->tax) != 0) {
         char name[RB_PRICE_LABEL_MAX + 1]; /* a copy: the pool moves as it grows */
         char buf[RB_PRICE_LABEL_MAX + RB_DEC_BUFSZ + 8];
         rb_dec rate;
@@ -844,12 +577,11 @@ static rb_status invoice_rows(struct exp *e)
             return rc;
         r->category = "Tax";
         r->partner = true;
-        r->amount = e->inv.tax;
+        r->amount = e->doc->tax;
         rc = pool_add(e, name, strlen(name), &r->service);
-        if (rc == RB_OK && e->tax_rate &&
-            rb_dec_parse(&rate, str(e, e->tax_rate), strlen(str(e, e->tax_rate)), NULL) == RB_OK) {
+        if (rc == RB_OK && rb_dec_sign(&e->doc->tax_rate) != 0) {
             char rbuf[RB_DEC_BUFSZ];
-            rate = rb_dec_normalize(&rate);
+            rate = rb_dec_normalize(&e->doc->tax_rate);
             rb_dec_format(&rate, rbuf, sizeof(rbuf));
             snprintf(buf, sizeof(buf), "%s %s%%", name, rbuf);
         } else {
@@ -872,10 +604,10 @@ static rb_status check_total(struct exp *e, rb_dec *sum)
         rc = rb_dec_add(sum, sum, &e->rows[i].amount);
     if (rc != RB_OK)
         return rbi_txn_error(e->txn, rc, "cannot add up the export of %s", e->org);
-    if (rb_dec_cmp(sum, &e->inv.total) != 0) {
+    if (rb_dec_cmp(sum, &e->doc->total) != 0) {
         char what[2 * RB_DEC_BUFSZ + 48];
         rb_dec_format(sum, a, sizeof(a));
-        rb_dec_format(&e->inv.total, b, sizeof(b));
+        rb_dec_format(&e->doc->total, b, sizeof(b));
         snprintf(what, sizeof(what), "the rows add up to %s, the invoice to %s", a, b);
         return mismatch(e, what);
     }
@@ -915,7 +647,7 @@ static rb_status write_row(const struct exp *e, const struct row *r, struct rb_b
     v[C_BILLED_COST] = amount;
     v[C_BILLING_ACCOUNT_ID] = e->org;
     v[C_BILLING_ACCOUNT_NAME] = e->customer_name;
-    v[C_BILLING_CURRENCY] = e->inv.currency;
+    v[C_BILLING_CURRENCY] = e->doc->currency;
     v[C_BILLING_PERIOD_END] = bpe;
     v[C_BILLING_PERIOD_START] = bps;
     v[C_CHARGE_CATEGORY] = r->category;
@@ -1000,8 +732,6 @@ rb_status rb_export_focus(rb_txn *txn, const char *org, int month, const rb_limi
                           int64_t now, rb_export_write_fn write, void *ctx, rb_export_summary *out)
 {
     struct exp *e;
-    rb_invoice_opts io;
-    rb_price_opts po;
     rb_dec total;
     rb_status rc;
 
@@ -1015,20 +745,13 @@ rb_status rb_export_focus(rb_txn *txn, const char *org, int month, const rb_limi
     e->txn = txn;
     e->org = org;
     e->month = month;
-    memset(&io, 0, sizeof(io));
-    io.layout_name = "(export: no layout)";
-    io.layout_src = noop_layout;
-    io.layout_len = sizeof(noop_layout) - 1;
-    io.limits = limits;
-    /* the invoice first: it checks the org, the period and the payer, and its messages say so */
-    rc = rb_invoice_preview(txn, org, month, &io, now, &e->inv);
+    /* the invoice's draft: it checks the org, the period and the payer, and its messages say
+     * so; its priced lines are the ones the invoice lines were made from */
+    rc = rbi_inv_draft(txn, org, month, limits, now, &e->draft);
     if (rc != RB_OK)
         goto out_free;
-    memset(&po, 0, sizeof(po));
-    po.limits = limits;
-    rc = rb_price_org(txn, org, month, &po, &e->p);
-    if (rc != RB_OK)
-        goto out_free;
+    e->doc = rbi_inv_draft_doc(e->draft);
+    e->p = rbi_inv_draft_priced(e->draft);
     if (rbi_buf_append(&e->pool, "", 1) != RB_OK) { /* offset 0 is "" */
         rc = nomem(e);
         goto out_free;
@@ -1037,7 +760,7 @@ rb_status rb_export_focus(rb_txn *txn, const char *org, int month, const rb_limi
     if (rc == RB_OK)
         rc = display_name(txn, org, e->customer_name, sizeof(e->customer_name));
     if (rc == RB_OK)
-        rc = display_name(txn, e->inv.issuer, e->issuer_name, sizeof(e->issuer_name));
+        rc = display_name(txn, e->doc->issuer_id, e->issuer_name, sizeof(e->issuer_name));
     if (rc == RB_OK)
         rc = priced_rows(e);
     if (rc == RB_OK)
@@ -1048,12 +771,11 @@ rb_status rb_export_focus(rb_txn *txn, const char *org, int month, const rb_limi
         rc = emit(e, write, ctx);
     if (rc == RB_OK && out) {
         out->rows = (long)e->nrows;
-        memcpy(out->currency, e->inv.currency, sizeof(out->currency));
+        memcpy(out->currency, e->doc->currency, sizeof(out->currency));
         out->total = total;
     }
 out_free:
-    rb_invoice_release(&e->inv);
-    rb_priced_free(e->p);
+    rbi_inv_draft_free(e->draft);
     rbi_buf_release(&e->pool);
     rbi_free(e->il);
     rbi_free(e->rows);

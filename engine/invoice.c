@@ -1466,6 +1466,55 @@ rb_status rb_invoice_preview(rb_txn *txn, const char *org, int month,
     return rc;
 }
 
+/* The draft document of a customer-month with the priced lines it was built from, for
+ * engine/export.c: no layout runs, nothing is rendered. */
+struct rbi_inv_draft {
+    struct build b;
+    rb_invoice_opts opts;
+};
+
+void rbi_inv_draft_free(struct rbi_inv_draft *d)
+{
+    if (!d)
+        return;
+    build_release(&d->b);
+    rbi_free(d);
+}
+
+rb_status rbi_inv_draft(rb_txn *txn, const char *org, int month, const rb_limits *limits,
+                        int64_t now, struct rbi_inv_draft **out)
+{
+    struct rbi_inv_draft *d = rbi_calloc(1, sizeof(*d));
+    rb_status rc;
+
+    *out = NULL;
+    if (!d)
+        return rbi_txn_error(txn, RB_NOMEM, "out of memory");
+    d->opts.limits = limits;
+    d->b.txn = txn;
+    d->b.org = org;
+    d->b.month = month;
+    d->b.now = now;
+    d->b.opts = &d->opts;
+    rc = build_doc(&d->b, "draft");
+    if (rc != RB_OK) {
+        rbi_inv_draft_free(d);
+        return rc;
+    }
+    *out = d;
+    return RB_OK;
+}
+
+const struct rbi_inv_doc *rbi_inv_draft_doc(const struct rbi_inv_draft *d)
+{
+    return &d->b.doc;
+}
+
+const rb_priced *rbi_inv_draft_priced(const struct rbi_inv_draft *d)
+{
+    return d->b.p;
+}
+
 /* Is there a live issued invoice of this customer-month? */
 struct live_ctx {
     int month;

@@ -122,4 +122,13 @@ struct rbi_md_handle {
 /* Push an `md` object over h. [-0, +1, m] */
 RBI_FUNC void rbi_lapi_md_push(lua_State *L, struct rbi_md_handle *h);
 
+/* The draft document of a customer-month (as `invoice preview` builds it, without running a
+ * layout) and the priced lines it comes from; the document borrows from the draft. */
+struct rbi_inv_draft;
+RBI_FUNC rb_status rbi_inv_draft(rb_txn *txn, const char *org, int month,
+                                 const rb_limits *limits, int64_t now, struct rbi_inv_draft **out);
+RBI_FUNC const struct rbi_inv_doc *rbi_inv_draft_doc(const struct rbi_inv_draft *d);
+RBI_FUNC const rb_priced *rbi_inv_draft_priced(const struct rbi_inv_draft *d);
+RBI_FUNC void rbi_inv_draft_free(struct rbi_inv_draft *d);
+
 #endif /* RB_INVOICE_H */
