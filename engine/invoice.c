@@ -5,7 +5,7 @@
  * Provides: rb_profile_set/get; rb_invoice_preview/issue/void/get/list; for the tests and
  * lapi_md.c, rbi_inv_render() and rbi_inv_round_lines(); for layout.c, rbi_inv_layout_check()
  * (invoice.h).
- * Uses: rb_price_org() (price.c) for the priced lines, rb_payer_of() for the issuer, the
+ * Uses: rb_price_org() (bill.c) for the priced lines, rb_payer_of() for the issuer, the
  * sandbox for layouts (lapi_md.c gives them the builder), rbi_layout_resolve() (layout.c) for
  * the layout of a document, rb_render_html/rb_render_page, the key/value layer ("invoices",
  * "invoice_index", "profiles"; meta counters for numbering).
