@@ -1,7 +1,7 @@
 /*
  * plan.h -- pricing plans: the private interface of plan.c (the plan model, its compiler from
- * a rule file's table, plan storage), price.c (pricing) and lapi_rebill.c (the `rebill` API
- * of rule files).
+ * a rule file's table, plan storage), rate.c (line types, the default policy, the scope index,
+ * ladders), price.c (pricing) and lapi_rebill.c (the `rebill` API of rule files).
  *
  * Provides: the compiled plan (declarative rules as C structures: scoped percent adjustments,
  * rates, tiers, custom line items, commitments, the pass-through policy, tax and currency),
@@ -77,18 +77,24 @@ enum rbi_ltype {
     RBI_LT__COUNT
 };
 
-/* The policy name of a line type ("SavingsPlanNegation", "Support", "*"). */
+/* The policy name of a line type ("SavingsPlanNegation", "Support", "*"); "*" for a value
+ * outside the enum. Static storage. */
 RBI_FUNC const char *rbi_ltype_name(enum rbi_ltype t);
-/* The line type named `s` (exactly), or -1. */
+/* The line type named `s` (exactly: case and spaces count; "Support" and "*" included), or -1
+ * (also for NULL and ""). */
 RBI_FUNC int rbi_ltype_find(const char *s);
-/* The policy class of a usage line: its line type, or RBI_LT_SUPPORT for a support service's
- * charges (other than tax, credits and refunds), or RBI_LT_OTHER. */
+/* The policy class of a usage line: RBI_LT_SUPPORT for the charges of an AWS support service
+ * (AWSSupportBusiness, AWSDeveloperSupport, ... and their FOCUS names "AWS Support (Business)",
+ * ...; exact names) whatever their line type except Tax, Credit and Refund; otherwise its
+ * line type; RBI_LT_OTHER for a type that is no CUR/FOCUS name (or is "Support" or "*"). */
 RBI_FUNC enum rbi_ltype rbi_ltype_classify(const char *line_type, const char *service);
-/* The default action for a line type under a base. */
+/* The default action for a line type under a base: the table of docs/rules.md "Pass-through
+ * policy". A type outside the enum is RBI_LT_OTHER; a base outside the enum hides. */
 RBI_FUNC enum rbi_action rbi_policy_default(enum rbi_base base, enum rbi_ltype t);
 
-/* One step of a ladder: up to `upto` (cumulative; `open` for the last) at `value` (a price
- * per unit for rate tiers, a percent for spend tiers). */
+/* One step of a ladder: up to `upto` (cumulative, inclusive: a quantity equal to `upto` is in
+ * this tier; `open` for the last) at `value` (a price per unit for rate tiers, a percent for
+ * spend tiers). */
 struct rbi_tier {
     rb_dec upto;
     bool open;
@@ -166,10 +172,11 @@ struct rbi_fx {
 
 struct rbi_pool_block;
 
-/* The scope index: open addressing over (scope kind, strings) hashes. */
+/* The scope index (rate.c): open addressing with linear probing over a hash of (scope kind,
+ * the scope's strings); a hit is confirmed by comparing the rule's strings. */
 struct rbi_scope_slot {
-    uint64_t h;
-    int32_t rule; /* -1: empty */
+    uint64_t h;   /* the scope's hash */
+    int32_t rule; /* index in `rules`; -1: empty */
 };
 
 struct rbi_plan {
@@ -198,11 +205,11 @@ struct rbi_plan {
     int on_invoice;
     char on_line_where[RBI_WHERE_MAX];
     char on_invoice_where[RBI_WHERE_MAX];
-    /* the scope index (rbi_plan_finish) */
-    struct rbi_scope_slot *index;
-    size_t index_mask;
-    unsigned scope_kinds; /* bit per scope kind present */
-    bool finished;
+    /* the scope index (rbi_plan_finish; every rule but the global one) */
+    struct rbi_scope_slot *index; /* a power of two of slots, at most half used; NULL: none */
+    size_t index_mask;            /* slots - 1 */
+    unsigned scope_kinds;         /* bit per scope kind present (rate.c's enum scope_kind) */
+    bool finished;                /* index built: no more rules or items */
     struct rbi_pool_block *pool;
 };
 
@@ -227,20 +234,39 @@ RBI_FUNC rb_status rbi_plan_add_item(struct rbi_plan *p, const struct rbi_item *
 RBI_FUNC int rbi_plan_item_find(const struct rbi_plan *p, const char *name);
 RBI_FUNC rb_status rbi_plan_add_fx(struct rbi_plan *p, int month, const rb_dec *rate,
                                    rb_error *err);
-/* Check the plan as a whole (duplicate scopes) and build the scope index. */
+/* Check the plan as a whole and build the scope index. A second global rule, or a second
+ * rule with the scope of an earlier one (whatever the kinds of rule), is RB_INVALID:
+ * "WHERE2: a second rule for SCOPE (the first is at WHERE1)", "WHERE2: a second global rule
+ * (the first is at WHERE1)". RB_NOMEM leaves the plan unfinished. Sets `global`. Idempotent:
+ * a finished plan returns RB_OK at once. */
 RBI_FUNC rb_status rbi_plan_finish(struct rbi_plan *p, rb_error *err);
-/* The rule for a line (index, or -1 for none). The plan must be finished. */
+/* The rule for a line (index, or -1 for none). The plan must be finished. The most specific
+ * scope that matches wins (docs/rules.md "Rules and scopes"): SKU usage type + operation +
+ * service, then usage type + operation, usage type + service, usage type; then service, then
+ * billing entity, then global. Values compare exactly; NULL is "" (which no rule names).
+ * A few hash probes per scope kind present, whatever the number of rules; no allocation. */
 RBI_FUNC int rbi_plan_match(const struct rbi_plan *p, const char *service, const char *entity,
                             const char *usage_type, const char *operation);
-/* "service \"AmazonEC2\"", "SKU AmazonEC2 / BoxUsage:m5.large / RunInstances", "global". */
+/* The scope as shown to hooks and in `rebill price`: "SKU AmazonEC2 / BoxUsage:m5.large /
+ * RunInstances" (service / usage type / operation, each only when set), "service AmazonEC2",
+ * "billing entity AWS Marketplace", "global". Cut to fit `size` (NUL-terminated; nothing
+ * written when size is 0). */
 RBI_FUNC void rbi_rule_scope_text(const struct rbi_rule *r, char *buf, size_t size);
-/* Whether an item is in force in `month`. */
+/* Whether an item is in force in `month`: from <= month <= to (RB_MONTH_OPEN: no end), and
+ * month is `from` plus a multiple of `every` (below 1 counts as 1). */
 RBI_FUNC bool rbi_item_in_force(const struct rbi_item *it, int month);
-/* The exchange rate for `month` (false if the plan converts and has none). */
+/* The exchange rate for `month`: 1 when the plan does not convert; the stored rate of that
+ * month; false (and *rate untouched) when the plan converts and has none. */
 RBI_FUNC bool rbi_plan_fx_rate(const struct rbi_plan *p, int month, rb_dec *rate);
 
-/* Amount of a ladder: graduated (each part at its tier's value) or volume (all at the tier the
- * total reaches); `percent`: the values are percents. Exact. */
+/* Amount of a ladder for *qty. Graduated: each part of the quantity at its own tier's value;
+ * volume: the whole quantity at the value of the first tier whose `upto` it does not exceed
+ * (a quantity equal to an `upto` is in that tier). Zero costs zero; a quantity below zero is
+ * priced at the first tier's value (so graduated amounts stay additive: f(a + b) - f(a) is
+ * the price of b after a). `percent`: the values are percents of the quantity (money).
+ * Exact: no rounding but the exact /100 of percents. Returns RB_OK, RB_OVERFLOW (the exact
+ * amount does not fit; *out untouched), RB_MISUSE (no tiers or NULL). No allocation. The
+ * ladder must be as plan.c checks it (ascending `upto`, only the last open). */
 RBI_FUNC rb_status rbi_tiers_apply(const struct rbi_tier *t, int n, bool volume, bool percent,
                                    const rb_dec *qty, rb_dec *out);
 
