@@ -484,6 +484,60 @@ static void fixture_release(struct fixture *fx)
     memset(fx, 0, sizeof(*fx));
 }
 
+/* Rows with the same dimensions are one line, summed, as stored usage is (docs/rules.md "How
+ * a bill is priced", step 1): a hook sees the line once, a ladder climbs by its total. The
+ * first row's place is kept. Dimensions are interned, so equal ones are equal pointers. */
+static bool same_dims(const rb_price_input *a, const rb_price_input *b)
+{
+    return a->account == b->account && a->service == b->service &&
+           a->usage_type == b->usage_type && a->operation == b->operation &&
+           a->region == b->region && a->line_type == b->line_type && a->entity == b->entity &&
+           memcmp(a->currency, b->currency, 4) == 0;
+}
+
+static rb_status fixture_merge(struct fixture *fx, const char *what, rb_error *err)
+{
+    size_t cap = 16, w = 0, *slot;
+    rb_status rc = RB_OK;
+
+    while (cap < 2 * fx->n + 2)
+        cap *= 2;
+    slot = rbi_malloc(cap * sizeof(*slot));
+    if (!slot)
+        return rbi_error_set(err, RB_NOMEM, "out of memory");
+    memset(slot, 0xff, cap * sizeof(*slot)); /* SIZE_MAX: empty */
+    for (size_t i = 0; i < fx->n && rc == RB_OK; i++) {
+        rb_price_input *in = &fx->in[i];
+        const void *k[] = {in->account, in->service, in->usage_type, in->operation,
+                           in->region,  in->line_type, in->entity};
+        uint64_t h = 0x9e3779b97f4a7c15ULL;
+        size_t j;
+
+        for (size_t m = 0; m < sizeof(k) / sizeof(*k); m++)
+            h = (h ^ (uint64_t)(uintptr_t)k[m]) * 0xff51afd7ed558ccdULL;
+        for (j = (h ^ (h >> 32)) & (cap - 1); slot[j] != SIZE_MAX; j = (j + 1) & (cap - 1))
+            if (same_dims(&fx->in[slot[j]], in))
+                break;
+        if (slot[j] == SIZE_MAX) {
+            slot[j] = w;
+            fx->in[w++] = *in;
+            continue;
+        }
+        rb_price_input *t = &fx->in[slot[j]];
+        if (rb_dec_add(&t->quantity, &t->quantity, &in->quantity) != RB_OK ||
+            rb_dec_add(&t->billed, &t->billed, &in->billed) != RB_OK ||
+            rb_dec_add(&t->list, &t->list, &in->list) != RB_OK ||
+            rb_dec_add(&t->effective, &t->effective, &in->effective) != RB_OK)
+            rc = rbi_error_set(err, RB_INVALID,
+                               "%s: rows of %s / %s / %s add up to more than 38 digits", what,
+                               in->account, in->service, in->usage_type);
+    }
+    rbi_free(slot);
+    if (rc == RB_OK)
+        fx->n = w;
+    return rc;
+}
+
 static rb_status fixture_parse(const char *what, const char *text, size_t len, struct fixture *fx,
                                rb_error *err)
 {
@@ -621,6 +675,8 @@ static rb_status fixture_parse(const char *what, const char *text, size_t len, s
     rbi_csv_fields_release(&f);
     if (rc == RB_OK && header)
         rc = rbi_error_set(err, RB_INVALID, "%s: no CSV header", what);
+    if (rc == RB_OK)
+        rc = fixture_merge(fx, what, err);
     return rc;
 }
 
