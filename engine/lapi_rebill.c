@@ -186,7 +186,7 @@ static int l_line_index(lua_State *L)
         if (strcmp(k, "region") == 0)
             return push_str(L, in->region), 1;
         if (strcmp(k, "rule") == 0) {
-            char buf[RBI_WHERE_MAX];
+            char buf[RBI_SCOPE_TEXT_MAX];
             if (!hl->rule) {
                 lua_pushnil(L);
                 return 1;

@@ -28,6 +28,7 @@ struct rbi_sandbox;
  * cent, small enough that products of several rates never overflow 38 digits. */
 #define RBI_PRICE_SCALE 12
 #define RBI_WHERE_MAX 160        /* "rules/x.lua:12" */
+#define RBI_SCOPE_TEXT_MAX 800   /* "SKU s / u / o": three names of up to 256 bytes */
 #define RBI_ITEM_SOURCES_MAX 32  /* entries of an item's `of` / filter lists */
 #define RBI_TIERS_MAX 64         /* tiers of one ladder */
 #define RBI_RULES_MAX 100000     /* declarative rules of one plan */

@@ -164,6 +164,20 @@ expect_out "the missing fixture named" "cannot read $TMP/nope.csv"
 rb rules test "$TMP/nothing-here"
 expect_rc "a missing path" 1
 expect_err "missing path message" "cannot read $TMP/nothing-here: no such file or directory"
+# a hook sees a rule's whole scope, however long its names (256 bytes each, the most a scope
+# value may have): "SKU " + 256 + " / " + 256 + " / " + 256 = 778 bytes
+long=$(printf '%0256d' 0 | tr 0 s)
+w longscope.lua "local S, U, O = \"$long\", (\"$long\"):gsub('s', 'u'), (\"$long\"):gsub('s', 'o')
+return rebill.plan {
+    rebill.markup { service = S, usage_type = U, operation = O, percent = 0 },
+    on_line = function(line) return #line.rule end,
+    tests = { rebill.test { name = \"rule text\",
+        usage = 'service,usage_type,operation,billed\\n' .. S .. ',' .. U .. ',' .. O .. ',1\\n',
+        expect = { total = 778 } } },
+}"
+rb rules test "$TMP/longscope.lua"
+expect_rc "a long scope's text reaches the hook whole" 0
+expect_out "its test passes" "1 passed, 0 failed"
 check "rules test creates no database" test ! -e "$DB"
 
 # ---- diff ------------------------------------------------------------------------------------
