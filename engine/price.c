@@ -1,1067 +1,1290 @@
 /*
- * price.c -- pricing: a customer-month's usage lines and a compiled plan become priced lines,
- * custom line items and totals, exactly.
+ * price.c -- the pricing run: one customer-month of usage lines priced by a plan, in the
+ * steps of docs/rules.md "How a bill is priced", each a function of this file, in that order:
+ * 1 the lines (one currency), 2 the pass-through policy and each line's rule, 3 line prices
+ * (base, rule, ladder, on_line hook), 4 custom line items, 5 the on_invoice hook, 6 currency,
+ * 7 totals.
  *
- * Provides: rb_plan_default, rb_plan_compile, rb_plan_name, rb_plan_free, rb_price and the
- * rb_priced_* accessors of include/rebill.h; the invoice view the on_invoice hook edits.
- * Uses: plan.c (the plan model and its scope index), dec.c, the sandbox (sandbox.h) for the
- * rule file's main chunk and its hooks.
- * Must never: call Lua for a declarative rule; allocate inside the per-line loop (everything
- * a run needs is allocated before it starts, so a Lua error thrown from a hook leaks nothing);
- * put a partner-only amount (billed cost, cost, margin) in a customer-facing struct; add
- * amounts of two currencies.
- *
- * A run, in order (docs/rules.md "How a bill is priced"):
- *   1. classify every line (pass-through policy), find its rule, sum volume-tier quantities;
- *   2. price each line: base (list, billed, effective) x (1 + percent/100), or quantity x rate,
- *      or along a ladder; then the on_line hook, if any; keep 12 fraction digits;
- *   3. custom line items in the order the plan declares them;
- *   4. the on_invoice hook, if any;
- *   5. convert to the invoice currency, round the subtotal once, add tax.
+ * Provides: rb_price (include/rebill.h); the invoice view of an on_invoice hook (the
+ * rbi_invoice_* functions of plan.h), which lapi_rebill.c turns into the Lua invoice object.
+ * Uses: plan.c's model through plan.h (policy, scope index, ladders, items in force, exchange
+ * rates); the sandbox for the hooks (one protected call for every on_line call of a run, one
+ * for on_invoice); dec.c's exact decimals; priced.c's result and its string pool.
+ * Must never: allocate inside the per-line loop (everything it needs is allocated before it,
+ * and every allocation hangs from the run, so a hook's error -- a longjmp out of the loop --
+ * leaks nothing); round anywhere but a price's 12 fraction digits and the subtotal, the tax
+ * and the partner's totals; give a rounded guess where a figure overflows (it is an error
+ * naming the line); put a partner-only figure (cost, billed, list, margin) in a customer line;
+ * keep a pointer into the plan in the result (the plan may be freed first: names and rule
+ * texts are copied into the result's pool; input strings are borrowed, as rb_price says).
  */
 #include "price.h"
 #include "sandbox.h"
-
-#include <lauxlib.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static inline const char *nz(const char *s)
+/* {===================================================================================
+ * The run: everything one call of rb_price works with
+ * =================================================================================== */
+
+/* What the policy and the rules decided for one input line (step 2). */
+struct lstate {
+    int32_t rule;   /* the rule that prices it, -1: its base */
+    int32_t svc;    /* its service in the run's service table, -1: not counted */
+    uint8_t action; /* enum rbi_action */
+    uint8_t cls;    /* enum rbi_ltype */
+};
+
+/* The scope memo: lines share interned strings, so equal scopes are equal pointers. */
+struct memo_slot {
+    const char *k[5]; /* service, entity, usage type, operation, line type */
+    int32_t rule;
+    uint8_t cls;
+    bool used;
+};
+
+#define MEMO_MAX ((size_t)1 << 16) /* slots at most; a full memo asks the plan directly */
+
+struct run {
+    rb_plan *pl;
+    struct rbi_plan *p;
+    const rb_price_request *req;
+    const rb_price_input *in; /* req->lines */
+    size_t n;                 /* req->nlines */
+    struct rb_priced *res;
+    rb_error *err;
+    rb_status rc;
+    long cur;      /* the input line being priced (for messages), -1: none */
+    char usage[4]; /* the usage's currency, "" when there is no line */
+    bool hooks;    /* the plan has a sandbox to run hooks in */
+    /* 2. policy and rules */
+    struct lstate *ls;
+    struct memo_slot *memo;
+    size_t memo_mask, memo_n;
+    size_t nshown, nhidden;
+    bool any_tiered;
+    /* 3. ladders: the exact graduated price of each line, the volume price of each slot */
+    rb_dec *grad;
+    rb_dec *slot_qty;
+    const rb_dec **slot_value;
+    /* services of the shown lines, when an itemized item or on_invoice needs them */
+    bool need_svc;
+    const char **svc_name;
+    uint64_t *svc_hash;
+    int32_t *svc_slot;
+    size_t svc_mask;
+    int nsvc;
+    rb_dec *svc_sum; /* per service: item sources (4), then the invoice's services (5) */
+    bool *svc_hit;
+    bool svc_overflow;
+    /* sums over every input line, hidden ones too */
+    rb_dec cost, billed, list;
+    /* 4. items */
+    bool *item_on;     /* in force this month */
+    rb_dec *item_amt;  /* its amount on the invoice (signed; the sum of its lines) */
+    size_t *item_line; /* the line of a (not itemized) item in force */
+    size_t nusage;     /* lines[0..nusage) are the usage lines */
+    /* 5. on_invoice */
+    char (*added)[RB_PRICE_LABEL_MAX + 1]; /* names of the lines it added, in the pool */
+    int nadded;
+    /* 6. currency */
+    bool convert;
+    rb_dec fx;
+    char currency[4];
+};
+
+static const char *s0(const char *s)
 {
     return s ? s : "";
 }
 
-static inline rb_status round_line(rb_dec *d)
+static rb_status round12(rb_dec *r, const rb_dec *a)
 {
-    if (d->scale == RBI_PRICE_SCALE)
-        return RB_OK;
-    return rb_dec_round(d, d, RBI_PRICE_SCALE, RB_ROUND_HALF_EVEN);
-}
-
-/* {===================================================================================
- * A run
- * =================================================================================== */
-
-struct svcmap {
-    const char **name; /* by index */
-    int n;
-    int32_t *slot; /* open addressing: index or -1 */
-    uint64_t *hash;
-    size_t mask;
-};
-
-struct run {
-    struct rb_plan *pl;
-    const struct rbi_plan *p;
-    const rb_price_request *req;
-    struct rb_priced *out;
-    /* per input line */
-    rb_dec *tier_used; /* graduated: the slot's quantity before the line (price_order) */
-    unsigned char *action;
-    unsigned char *ltype;
-    int32_t *rule;
-    int32_t *svc;
-    /* per tier slot */
-    rb_dec *slot_total; /* volume: total quantity */
-    rb_dec *slot_used;  /* graduated: quantity priced so far */
-    /* per item */
-    rb_dec *item_amount;
-    /* per service (scratch for itemized items and the invoice view) */
-    struct svcmap svcs;
-    rb_dec *svc_sum;
-    rb_dec usage_total; /* prices of usage and passed lines */
-    /* failure */
-    rb_status rc;
-    char msg[768];
-    long cur; /* the input line being priced, -1 if none */
-    /* hooks: the plan's objects */
-    struct rbi_hook_line *hl;
-    int adds;
-};
-
-static uint64_t hstr(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return h ^ (h >> 29);
-}
-
-static int svc_index(struct svcmap *m, const char *s)
-{
-    uint64_t h = hstr(s);
-    size_t j;
-
-    for (j = h & m->mask; m->slot[j] >= 0; j = (j + 1) & m->mask)
-        if (m->hash[j] == h && strcmp(m->name[m->slot[j]], s) == 0)
-            return m->slot[j];
-    m->slot[j] = m->n;
-    m->hash[j] = h;
-    m->name[m->n] = s;
-    return m->n++;
+    return rb_dec_round(r, a, RBI_PRICE_SCALE, RB_ROUND_HALF_EVEN);
 }
 
 static rb_status fail(struct run *r, rb_status rc, const char *fmt, ...) RBI_PRINTF(3, 4);
 static rb_status fail(struct run *r, rb_status rc, const char *fmt, ...)
 {
+    char buf[sizeof(r->err->msg)];
     va_list ap;
-    size_t n;
 
-    if (r->rc != RB_OK)
-        return r->rc;
     va_start(ap, fmt);
-    vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    if (r->cur >= 0) {
-        const rb_price_input *in = &r->req->lines[r->cur];
-        n = strlen(r->msg);
-        snprintf(r->msg + n, sizeof(r->msg) - n, " (pricing account %s, service %s, usage type %s)",
-                 nz(in->account), nz(in->service), nz(in->usage_type));
-    }
     r->rc = rc;
-    return rc;
+    return rbi_error_set(r->err, rc, "%s", buf);
 }
 
-static rb_status overflow(struct run *r, const char *what)
+/* An error about input line i: the message, then the line item it was pricing. */
+static rb_status line_fail(struct run *r, rb_status rc, size_t i, const char *fmt, ...)
+    RBI_PRINTF(4, 5);
+static rb_status line_fail(struct run *r, rb_status rc, size_t i, const char *fmt, ...)
 {
-    return fail(r, RB_OVERFLOW, "%s: amount out of range (more than 38 digits)", what);
+    const rb_price_input *in = &r->in[i];
+    const char *ut = s0(in->usage_type);
+    char buf[sizeof(r->err->msg)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    return fail(r, rc, "%s (pricing account %s, service %s%s%s)", buf, s0(in->account),
+                s0(in->service), *ut ? ", usage type " : "", ut);
 }
 
-static void run_release(struct run *r)
+static rb_status overflow(struct run *r, size_t i, const char *what)
 {
-    rbi_free(r->tier_used);
-    rbi_free(r->action);
-    rbi_free(r->ltype);
-    rbi_free(r->rule);
-    rbi_free(r->svc);
-    rbi_free(r->slot_total);
-    rbi_free(r->slot_used);
-    rbi_free(r->item_amount);
-    rbi_free(r->svcs.name);
-    rbi_free(r->svcs.slot);
-    rbi_free(r->svcs.hash);
-    rbi_free(r->svc_sum);
+    return line_fail(r, RB_OVERFLOW, i, "%s: amount out of range (more than 38 digits)", what);
 }
 
-/* Lines an item can produce: one, or one per service when itemized. */
-static size_t item_lines_max(const struct rbi_plan *p, size_t nservices)
+static rb_status nomem(struct run *r)
 {
-    size_t n = 0;
-
-    for (int i = 0; i < p->nitems; i++)
-        n += p->items[i].itemized ? nservices : 1;
-    return n;
+    return fail(r, RB_NOMEM, "out of memory");
 }
 
-/* Matches by the strings' addresses: a run's lines share their strings (the store's loader
- * and the fixture reader intern them), so one probe answers for every line of a scope. Two
- * different addresses of equal strings only cost a second match. */
-struct memo {
-    const char *s, *u, *o, *e;
-    int32_t rule;
-};
-
-static int match_memo(struct memo *m, size_t mask, const struct rbi_plan *p,
-                      const rb_price_input *in)
+/* n elements of size bytes, zeroed, or NULL (n == 0 gives one, so NULL means out of memory) */
+static void *run_calloc(size_t n, size_t size)
 {
-    const char *s = in->service, *u = nz(in->usage_type), *o = nz(in->operation);
-    const char *e = nz(in->entity);
-    uint64_t h = ((uint64_t)(uintptr_t)s * 0x9e3779b97f4a7c15ULL) ^
-                 ((uint64_t)(uintptr_t)u * 0xc2b2ae3d27d4eb4fULL) ^
-                 ((uint64_t)(uintptr_t)o * 0x165667b19e3779f9ULL) ^
-                 ((uint64_t)(uintptr_t)e * 0x27d4eb2f165667c5ULL);
-    size_t j;
-
-    for (j = (h ^ (h >> 29)) & mask; m[j].s; j = (j + 1) & mask)
-        if (m[j].s == s && m[j].u == u && m[j].o == o && m[j].e == e)
-            return m[j].rule;
-    m[j].s = s;
-    m[j].u = u;
-    m[j].o = o;
-    m[j].e = e;
-    m[j].rule = rbi_plan_match(p, s, e, u, o);
-    return m[j].rule;
+    return rbi_calloc(n ? n : 1, size);
 }
 
-static int input_cmp(const void *pa, const void *pb, void *ctx)
+static uint64_t hash_str(const char *s)
 {
-    const rb_price_input *v = ctx, *a = &v[*(const size_t *)pa], *b = &v[*(const size_t *)pb];
-    const char *x[] = {a->account, a->service, a->usage_type, a->operation,
-                       a->region,  a->line_type, a->entity,   a->currency};
-    const char *y[] = {b->account, b->service, b->usage_type, b->operation,
-                       b->region,  b->line_type, b->entity,   b->currency};
-    size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
+    uint64_t h = 0xcbf29ce484222325ULL;
 
-    for (size_t k = 0; k < sizeof(x) / sizeof(*x); k++) {
-        int c = strcmp(x[k] ? x[k] : "", y[k] ? y[k] : "");
-        if (c != 0)
-            return c;
-    }
-    return ia < ib ? -1 : ia > ib; /* stable: equal keys keep the input's order */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
 }
 
-/* Graduated tiers are consumed in the order of the lines' dimensions (account, service, usage
- * type, operation, region, line type, entity), whatever order the caller gives the lines in,
- * so the same lines always price the same (docs/rules.md); the result keeps the input's
- * order. Stored usage arrives sorted already. Sets tier_used[i] for every graduated line. */
-static rb_status price_order(struct run *r)
+/* Slots for n keys at most half full: a power of two. */
+static size_t table_size(size_t n, size_t max)
 {
-    const rb_price_input *v = r->req->lines;
-    size_t n = r->req->nlines, *order = NULL;
-    bool sorted = true, any = false;
-    rb_status rc = RB_OK;
+    size_t s = 16;
 
-    for (size_t i = 0; i < n && !any; i++)
-        any = r->rule[i] >= 0 && r->p->rules[r->rule[i]].kind == RBI_RULE_TIERED &&
-              !r->p->rules[r->rule[i]].volume;
-    if (!any)
-        return RB_OK;
-    r->tier_used = rbi_calloc(n, sizeof(rb_dec));
-    order = rbi_malloc(n * sizeof(size_t));
-    if (!r->tier_used || !order) {
-        rbi_free(order);
-        return fail(r, RB_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        order[i] = i;
-        if (i > 0 && sorted && input_cmp(&order[i - 1], &order[i], (void *)v) > 0)
-            sorted = false;
-    }
-    if (!sorted)
-        qsort_r(order, n, sizeof(size_t), input_cmp, (void *)v);
-    for (size_t k = 0; k < n && rc == RB_OK; k++) {
-        size_t i = order[k];
-        const struct rbi_rule *ru = r->rule[i] >= 0 ? &r->p->rules[r->rule[i]] : NULL;
-        if (!ru || ru->kind != RBI_RULE_TIERED || ru->volume)
-            continue;
-        r->tier_used[i] = r->slot_used[ru->slot];
-        if (rb_dec_add(&r->slot_used[ru->slot], &r->slot_used[ru->slot], &v[i].quantity) != RB_OK) {
-            r->cur = (long)i;
-            rc = overflow(r, "tier quantity");
-        }
-    }
+    while (s < 2 * n && s < max)
+        s *= 2;
+    return s;
+}
+
+/* Start a run: the request is checked for shape, the sandbox's budget starts over, and the
+ * result and the per-item state are allocated. */
+static rb_status run_begin(struct run *r, rb_plan *pl, const rb_price_request *req, rb_error *err)
+{
+    struct rbi_plan *p = pl->p;
+
+    memset(r, 0, sizeof(*r));
+    r->pl = pl;
+    r->p = p;
+    r->req = req;
+    r->in = req->lines;
+    r->n = req->nlines;
+    r->err = err;
     r->cur = -1;
-    rbi_free(order);
-    return rc;
-}
-
-/* Step 1: classify, match, count. Allocates everything the run needs. */
-static rb_status prepare(struct run *r)
-{
-    const rb_price_request *q = r->req;
-    const struct rbi_plan *p = r->p;
-    size_t n = q->nlines, cap = 16;
-    struct memo *memo;
-
-    r->action = rbi_malloc(n + 1);
-    r->ltype = rbi_malloc(n + 1);
-    r->rule = rbi_malloc((n + 1) * sizeof(int32_t));
-    r->svc = rbi_malloc((n + 1) * sizeof(int32_t));
-    r->slot_total = rbi_calloc((size_t)p->nslots + 1, sizeof(rb_dec));
-    r->slot_used = rbi_calloc((size_t)p->nslots + 1, sizeof(rb_dec));
-    r->item_amount = rbi_calloc((size_t)p->nitems + 1, sizeof(rb_dec));
-    while (cap < 2 * n + 2)
-        cap *= 2;
-    r->svcs.name = rbi_malloc((n + 1) * sizeof(char *));
-    r->svcs.slot = rbi_malloc(cap * sizeof(int32_t));
-    r->svcs.hash = rbi_malloc(cap * sizeof(uint64_t));
-    r->svcs.mask = cap - 1;
-    if (!r->action || !r->ltype || !r->rule || !r->svc || !r->slot_total || !r->slot_used ||
-        !r->item_amount || !r->svcs.name || !r->svcs.slot || !r->svcs.hash)
-        return fail(r, RB_NOMEM, "out of memory");
-    memset(r->svcs.slot, 0xff, cap * sizeof(int32_t));
-    memo = rbi_calloc(cap, sizeof(*memo)); /* n lines: at most n scopes, half full */
-    if (!memo)
-        return fail(r, RB_NOMEM, "out of memory");
-    for (int i = 0; i < p->nslots; i++)
-        r->slot_total[i] = r->slot_used[i] = rb_dec_zero();
-    for (int i = 0; i < p->nitems; i++)
-        r->item_amount[i] = rb_dec_zero();
-    r->usage_total = rb_dec_zero();
-
-    for (size_t i = 0; i < n; i++) {
-        const rb_price_input *in = &q->lines[i];
-        enum rbi_ltype lt;
-        int rule = -1;
-
-        r->cur = (long)i;
-        if (!in->service || !in->line_type) {
-            rbi_free(memo);
-            return fail(r, RB_INVALID, "usage line %zu has no service or line type", i + 1);
-        }
-        if (strlen(in->currency) != 3) {
-            rbi_free(memo);
-            return fail(r, RB_INVALID, "usage line %zu has no currency", i + 1);
-        }
-        if (i == 0) {
-            memcpy(r->out->totals.usage_currency, in->currency, 4);
-        } else if (strcmp(in->currency, r->out->totals.usage_currency) != 0) {
-            rbi_free(memo);
-            return fail(r, RB_INVALID,
-                        "usage in two currencies: %s and %s; price each currency "
-                        "separately",
-                        r->out->totals.usage_currency, in->currency);
-        }
-        lt = rbi_ltype_classify(in->line_type, in->service);
-        r->ltype[i] = (unsigned char)lt;
-        r->action[i] = p->action[lt];
-        r->svc[i] = svc_index(&r->svcs, in->service);
-        if (r->action[i] == RBI_ACT_PRICE && p->nrules > 0) {
-            rule = match_memo(memo, cap - 1, p, in);
-            if (rule >= 0 && p->rules[rule].kind == RBI_RULE_TIERED && p->rules[rule].volume) {
-                rb_dec *t = &r->slot_total[p->rules[rule].slot];
-                if (rb_dec_add(t, t, &in->quantity) != RB_OK) {
-                    rbi_free(memo);
-                    return overflow(r, "tier quantity");
-                }
-            }
-        }
-        r->rule[i] = rule;
+    r->cost = r->billed = r->list = rb_dec_zero();
+    if (pl->sb) {
+        if (rbi_sandbox_is_stopped(pl->sb))
+            return fail(r, RB_MISUSE, "plan %s was stopped by a limit earlier: compile it again",
+                        p->file);
+        rbi_sandbox_begin(pl->sb);
+        r->hooks = true;
     }
-    rbi_free(memo);
-    r->cur = -1;
-    if (price_order(r) != RB_OK)
-        return r->rc;
-    r->svc_sum = rbi_calloc((size_t)r->svcs.n + 1, sizeof(rb_dec));
-    if (!r->svc_sum)
-        return fail(r, RB_NOMEM, "out of memory");
-    /* The result: every input line, the items, and what on_invoice may add. */
-    r->out->cap = n + item_lines_max(p, (size_t)r->svcs.n) +
-                  (p->on_invoice != LUA_NOREF ? RBI_INVOICE_ADDS_MAX : 0);
-    r->out->lines = rbi_calloc(r->out->cap + 1, sizeof(struct pline));
-    r->out->input_price = rbi_calloc(n + 1, sizeof(rb_dec));
-    r->out->ninput = n;
-    r->out->rule_text = rbi_calloc((size_t)p->nrules + 1, sizeof(char *));
-    r->out->nrules = p->nrules;
-    if (!r->out->lines || !r->out->input_price || !r->out->rule_text)
-        return fail(r, RB_NOMEM, "out of memory");
+    r->res = rbi_calloc(1, sizeof(*r->res));
+    if (!r->res)
+        return nomem(r);
+    r->res->nrules = p->nrules;
+    r->res->rule_text = run_calloc((size_t)p->nrules, sizeof(*r->res->rule_text));
+    r->item_on = run_calloc((size_t)p->nitems, sizeof(*r->item_on));
+    r->item_amt = run_calloc((size_t)p->nitems, sizeof(*r->item_amt));
+    r->item_line = run_calloc((size_t)p->nitems, sizeof(*r->item_line));
+    if (!r->res->rule_text || !r->item_on || !r->item_amt || !r->item_line)
+        return nomem(r);
+    for (int k = 0; k < p->nitems; k++) {
+        r->item_on[k] = rbi_item_in_force(&p->items[k], req->month);
+        r->item_amt[k] = rb_dec_zero();
+        r->item_line[k] = SIZE_MAX;
+        if (r->item_on[k] && p->items[k].itemized)
+            r->need_svc = true;
+    }
+    if (r->hooks && p->on_invoice > 0)
+        r->need_svc = true;
     return RB_OK;
 }
 
-/* The text of a rule, copied once into the result. */
-static const char *rule_text(struct run *r, int rule)
+static void run_end(struct run *r)
 {
-    const struct rbi_rule *ru = &r->p->rules[rule];
-    char buf[2 * RBI_WHERE_MAX + 64], scope[RBI_WHERE_MAX], a[RB_DEC_BUFSZ];
-    const char **slot = &r->out->rule_text[rule];
+    rb_priced_free(r->res);
+    rbi_free(r->ls);
+    rbi_free(r->memo);
+    rbi_free(r->grad);
+    rbi_free(r->slot_qty);
+    rbi_free(r->slot_value);
+    rbi_free(r->svc_name);
+    rbi_free(r->svc_hash);
+    rbi_free(r->svc_slot);
+    rbi_free(r->svc_sum);
+    rbi_free(r->svc_hit);
+    rbi_free(r->item_on);
+    rbi_free(r->item_amt);
+    rbi_free(r->item_line);
+}
 
-    if (*slot)
-        return *slot;
+/* {===================================================================================
+ * 1. Lines: every line has a service, a line type and a currency, and there is one currency
+ * =================================================================================== */
+
+static rb_status check_lines(struct run *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const rb_price_input *in = &r->in[i];
+        if (!in->service || !in->line_type)
+            return fail(r, RB_INVALID, "usage line %zu has no service or line type", i + 1);
+        if (!in->currency[0])
+            return line_fail(r, RB_INVALID, i, "usage line %zu has no currency", i + 1);
+        if (!r->usage[0])
+            memcpy(r->usage, in->currency, sizeof(r->usage) - 1);
+        else if (strncmp(r->usage, in->currency, sizeof(r->usage) - 1) != 0)
+            return line_fail(r, RB_INVALID, i,
+                             "usage in two currencies: %s and %.3s; price each currency "
+                             "separately",
+                             r->usage, in->currency);
+    }
+    return RB_OK;
+}
+
+/* {===================================================================================
+ * 2. Policy: each line priced, passed or hidden, and the rule of each priced line
+ * =================================================================================== */
+
+/* The partner's text of rule k ("service AmazonEC2 -5%"), made once per run in the pool. */
+static rb_status rule_text(struct run *r, int k)
+{
+    const struct rbi_rule *ru = &r->p->rules[k];
+    char scope[1024], buf[1200], num[RB_DEC_BUFSZ];
+    rb_dec d;
+    size_t len;
+
     rbi_rule_scope_text(ru, scope, sizeof(scope));
     switch (ru->kind) {
     case RBI_RULE_PERCENT:
-        rb_dec_format(&ru->percent, a, sizeof(a));
-        snprintf(buf, sizeof(buf), "%s %s%s%%", scope, rb_dec_sign(&ru->percent) >= 0 ? "+" : "",
-                 a);
+        d = rb_dec_normalize(&ru->percent);
+        rb_dec_format(&d, num, sizeof(num));
+        snprintf(buf, sizeof(buf), "%s %s%s%%", scope, rb_dec_sign(&d) < 0 ? "" : "+", num);
         break;
     case RBI_RULE_RATE:
-        rb_dec_format(&ru->rate, a, sizeof(a));
-        snprintf(buf, sizeof(buf), "%s rate %s", scope, a);
+        d = rb_dec_normalize(&ru->rate);
+        rb_dec_format(&d, num, sizeof(num));
+        snprintf(buf, sizeof(buf), "%s rate %s", scope, num);
         break;
     default:
         snprintf(buf, sizeof(buf), "%s %s tiers", scope, ru->volume ? "volume" : "graduated");
         break;
     }
-    *slot = rbi_priced_str(r->out, buf);
-    return *slot ? *slot : "";
+    len = strlen(buf);
+    if (len > RB_PRICE_RULE_MAX) { /* cut at a character boundary */
+        len = RB_PRICE_RULE_MAX;
+        while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80)
+            len--;
+        buf[len] = '\0';
+    }
+    r->res->rule_text[k] = rbi_priced_str(r->res, buf);
+    return r->res->rule_text[k] ? RB_OK : nomem(r);
 }
 
-static const char *const base_text[] = {"list", "billed", "effective"};
-
-/* The declarative price of input line i. */
-static rb_status price_line(struct run *r, size_t i, rb_dec *price, rb_dec *base, const char **why)
+/* The line's policy class and rule, through the memo. */
+static void scope_of(struct run *r, const rb_price_input *in, int32_t *rule, uint8_t *cls)
 {
-    const rb_price_input *in = &r->req->lines[i];
-    const struct rbi_plan *p = r->p;
-    const rb_dec *cost = r->req->cost ? &r->req->cost[i] : &in->billed;
-    const struct rbi_rule *ru = r->rule[i] >= 0 ? &p->rules[r->rule[i]] : NULL;
-    rb_status rc = RB_OK;
+    const char *k[5] = {in->service, s0(in->entity), s0(in->usage_type), s0(in->operation),
+                        in->line_type};
+    uint64_t h = 0;
+    size_t j;
 
-    if (r->action[i] == RBI_ACT_PASS) {
-        *price = *base = *cost;
-        *why = "pass";
-        return RB_OK;
-    }
-    switch (p->base) {
-    case RBI_BASE_LIST:
-        *base = in->list;
-        /* Free tier: usage AWS billed below list keeps the lower cost (docs/rules.md). */
-        if (p->free_tier && r->ltype[i] == RBI_LT_USAGE && rb_dec_sign(&in->billed) >= 0 &&
-            rb_dec_cmp(&in->billed, &in->list) < 0)
-            *base = in->billed;
-        break;
-    case RBI_BASE_BILLED:
-        *base = *cost;
-        break;
-    default:
-        *base = in->effective;
-        break;
-    }
-    if (!ru) {
-        *price = *base;
-        *why = base_text[p->base];
-        return RB_OK;
-    }
-    *why = rule_text(r, r->rule[i]);
-    switch (ru->kind) {
-    case RBI_RULE_PERCENT:
-        rc = rb_dec_mul(price, base, &ru->factor);
-        break;
-    case RBI_RULE_RATE:
-        rc = rb_dec_mul(price, &in->quantity, &ru->rate);
-        break;
-    case RBI_RULE_TIERED:
-        if (ru->volume) {
-            const rb_dec *tot = &r->slot_total[ru->slot];
-            int t = 0;
-            while (t < ru->ntiers - 1 && rb_dec_cmp(tot, &ru->tiers[t].upto) > 0)
-                t++;
-            rc = rb_dec_mul(price, &in->quantity, &ru->tiers[t].value);
-        } else {
-            /* Graduated, line after line in price_order(): F(used + q) - F(used). */
-            const rb_dec *used = &r->tier_used[i];
-            rb_dec next, f0, f1;
-            rc = rb_dec_add(&next, used, &in->quantity);
-            if (rc == RB_OK)
-                rc = rbi_tiers_apply(ru->tiers, ru->ntiers, false, false, used, &f0);
-            if (rc == RB_OK)
-                rc = rbi_tiers_apply(ru->tiers, ru->ntiers, false, false, &next, &f1);
-            if (rc == RB_OK)
-                rc = rb_dec_sub(price, &f1, &f0);
+    for (int t = 0; t < 5; t++)
+        h = (h ^ (uint64_t)(uintptr_t)k[t]) * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 31;
+    for (j = h & r->memo_mask;; j = (j + 1) & r->memo_mask) {
+        struct memo_slot *m = &r->memo[j];
+        if (!m->used)
+            break;
+        if (m->k[0] == k[0] && m->k[1] == k[1] && m->k[2] == k[2] && m->k[3] == k[3] &&
+            m->k[4] == k[4]) {
+            *rule = m->rule;
+            *cls = m->cls;
+            return;
         }
-        break;
     }
-    return rc;
+    *cls = (uint8_t)rbi_ltype_classify(k[4], k[0]);
+    *rule = rbi_plan_match(r->p, k[0], k[1], k[2], k[3]);
+    if (4 * (r->memo_n + 1) <= 3 * (r->memo_mask + 1)) {
+        struct memo_slot *m = &r->memo[j];
+        memcpy(m->k, k, sizeof(m->k));
+        m->rule = *rule;
+        m->cls = *cls;
+        m->used = true;
+        r->memo_n++;
+    }
 }
 
-/* Append a line; the capacity was sized in prepare(). */
-static struct pline *add_line(struct run *r)
+/* The index of service s in the run's table, added when `add`; -1 when absent. */
+static int svc_find(struct run *r, const char *s, bool add)
 {
-    struct pline *l;
+    uint64_t h = hash_str(s);
 
-    if (RB_NEVER(r->out->n >= r->out->cap))
-        return NULL;
-    l = &r->out->lines[r->out->n++];
-    memset(l, 0, sizeof(*l));
-    l->item = -1;
-    l->partner.input = -1;
-    l->cust.account = l->cust.service = l->cust.usage_type = l->cust.operation = "";
-    l->cust.region = l->cust.line_type = l->cust.label = "";
-    l->partner.rule = "";
-    return l;
-}
-
-/* Step 2, for one line: price, hook, record. L is NULL when the plan has no on_line hook. */
-static rb_status line_step(struct run *r, lua_State *L, int hook, int lineobj, size_t i)
-{
-    const rb_price_input *in = &r->req->lines[i];
-    rb_dec price, base;
-    const char *why;
-    struct pline *l;
-
-    r->cur = (long)i;
-    if (r->action[i] == RBI_ACT_HIDE) {
-        struct rb_priced *o = r->out;
-        if (!o->hidden) { /* sized for every input line: hidden lines are few, runs short */
-            o->hidden = rbi_calloc(r->req->nlines, sizeof(*o->hidden));
-            if (!o->hidden)
-                return fail(r, RB_NOMEM, "out of memory");
+    for (size_t j = h & r->svc_mask;; j = (j + 1) & r->svc_mask) {
+        int32_t k = r->svc_slot[j];
+        if (k < 0) {
+            if (!add)
+                return -1;
+            k = r->nsvc++;
+            r->svc_name[k] = s;
+            r->svc_hash[k] = h;
+            r->svc_slot[j] = k;
+            return k;
         }
-        l = &o->hidden[o->nhidden++];
-        l->item = -1;
-        l->cust.kind = RB_PRICE_PASS;
-        l->cust.account = nz(in->account);
-        l->cust.service = in->service;
-        l->cust.usage_type = nz(in->usage_type);
-        l->cust.operation = nz(in->operation);
-        l->cust.region = nz(in->region);
-        l->cust.line_type = in->line_type;
-        l->cust.label = "";
-        l->cust.quantity = in->quantity;
-        l->cust.amount = l->partner.price = rb_dec_zero();
-        l->partner.cost = r->req->cost ? r->req->cost[i] : in->billed;
-        l->partner.billed = in->billed;
-        l->partner.list = in->list;
-        l->partner.effective = in->effective;
-        l->partner.input = (long)i;
-        l->partner.rule = "hidden";
-        o->input_price[i] = rb_dec_zero();
-        o->margin.hidden++;
-        return RB_OK;
+        if (r->svc_hash[k] == h && (r->svc_name[k] == s || strcmp(r->svc_name[k], s) == 0))
+            return k;
     }
-    if (price_line(r, i, &price, &base, &why) != RB_OK)
-        return overflow(r, "price");
-    if (L && r->action[i] == RBI_ACT_PRICE) {
-        const rb_dec *d;
-        r->hl->in = in;
-        r->hl->cost = r->req->cost ? r->req->cost[i] : in->billed;
-        r->hl->base = base;
-        r->hl->price = price;
-        r->hl->rule = r->rule[i] >= 0 ? &r->p->rules[r->rule[i]] : NULL;
-        lua_pushvalue(L, hook);
-        lua_pushvalue(L, lineobj);
-        lua_call(L, 1, 1);
-        if (lua_type(L, -1) != LUA_TNIL) {
-            int res = lua_gettop(L); /* absolute: rbi_lapi_dec_test wants one */
-            d = rbi_lapi_dec_test(L, res);
-            if (d) {
-                price = *d;
-            } else if (lua_type(L, res) == LUA_TNUMBER || lua_type(L, res) == LUA_TSTRING) {
-                price = rbi_lapi_dec_check(L, res, "on_line's result");
-            } else {
-                const char *tn = lua_typename(L, lua_type(L, -1));
-                lua_pop(L, 1);
-                return fail(r, RB_INVALID,
-                            "%s: on_line must return money, a number, decimal text or nil, "
-                            "not a %s",
-                            r->p->on_line_where, tn);
+}
+
+static rb_status apply_policy(struct run *r)
+{
+    const char *prev_svc = NULL;
+    int32_t prev_k = -1;
+
+    r->ls = run_calloc(r->n, sizeof(*r->ls));
+    r->memo_mask = table_size(r->n, MEMO_MAX) - 1;
+    r->memo = run_calloc(r->memo_mask + 1, sizeof(*r->memo));
+    if (!r->ls || !r->memo)
+        return nomem(r);
+    if (r->need_svc) {
+        size_t size = table_size(r->n + 1, SIZE_MAX / 8);
+        r->svc_mask = size - 1;
+        r->svc_slot = rbi_malloc(size * sizeof(*r->svc_slot));
+        r->svc_name = run_calloc(r->n, sizeof(*r->svc_name));
+        r->svc_hash = run_calloc(r->n, sizeof(*r->svc_hash));
+        r->svc_sum = run_calloc(r->n, sizeof(*r->svc_sum));
+        r->svc_hit = run_calloc(r->n, sizeof(*r->svc_hit));
+        if (!r->svc_slot || !r->svc_name || !r->svc_hash || !r->svc_sum || !r->svc_hit)
+            return nomem(r);
+        memset(r->svc_slot, 0xff, size * sizeof(*r->svc_slot)); /* every slot -1 */
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const rb_price_input *in = &r->in[i];
+        struct lstate *ls = &r->ls[i];
+        scope_of(r, in, &ls->rule, &ls->cls);
+        ls->action = r->p->action[ls->cls];
+        ls->svc = -1;
+        if (ls->action == RBI_ACT_HIDE) {
+            r->nhidden++;
+            continue;
+        }
+        r->nshown++;
+        if (r->need_svc) {
+            if (in->service != prev_svc) {
+                prev_svc = in->service;
+                prev_k = svc_find(r, in->service, true);
             }
-            why = "on_line hook";
+            ls->svc = prev_k;
         }
-        lua_pop(L, 1);
+        if (ls->action != RBI_ACT_PRICE) {
+            ls->rule = -1;
+            continue;
+        }
+        if (ls->rule >= 0) {
+            if (!r->res->rule_text[ls->rule] && rule_text(r, ls->rule) != RB_OK)
+                return r->rc;
+            if (r->p->rules[ls->rule].kind == RBI_RULE_TIERED)
+                r->any_tiered = true;
+        }
     }
-    if (round_line(&price) != RB_OK)
-        return overflow(r, "price");
-    l = add_line(r);
-    if (!l)
-        return fail(r, RB_ERROR, "internal error: result full");
-    l->cust.kind = r->action[i] == RBI_ACT_PASS ? RB_PRICE_PASS : RB_PRICE_USAGE;
-    l->cust.account = nz(in->account);
-    l->cust.service = in->service;
-    l->cust.usage_type = nz(in->usage_type);
-    l->cust.operation = nz(in->operation);
-    l->cust.region = nz(in->region);
-    l->cust.line_type = in->line_type;
-    l->cust.quantity = in->quantity;
-    l->cust.amount = price;
-    l->partner.price = price;
-    l->partner.cost = r->req->cost ? r->req->cost[i] : in->billed;
-    l->partner.billed = in->billed;
-    l->partner.list = in->list;
-    l->partner.effective = in->effective;
-    l->partner.input = (long)i;
-    l->partner.rule = why;
-    r->out->input_price[i] = price;
-    if (rb_dec_add(&r->usage_total, &r->usage_total, &price) != RB_OK)
-        return overflow(r, "total");
+    return RB_OK;
+}
+
+/* The result's arrays, sized for every line the run can make: the shown usage lines, the lines
+ * of the items in force (itemized ones: one per service), what on_invoice may add. */
+static rb_status result_alloc(struct run *r)
+{
+    struct rb_priced *res = r->res;
+    size_t cap = r->nshown;
+
+    for (int k = 0; k < r->p->nitems; k++)
+        if (r->item_on[k])
+            cap += r->p->items[k].itemized ? (size_t)r->nsvc : 1;
+    if (r->hooks && r->p->on_invoice > 0) {
+        cap += RBI_INVOICE_ADDS_MAX;
+        r->added = (void *)rbi_priced_alloc(res, RBI_INVOICE_ADDS_MAX * sizeof(*r->added));
+        if (!r->added)
+            return nomem(r);
+    }
+    res->lines = run_calloc(cap, sizeof(*res->lines));
+    res->hidden = run_calloc(r->nhidden, sizeof(*res->hidden));
+    res->input_price = run_calloc(r->n, sizeof(*res->input_price));
+    if (!res->lines || !res->hidden || !res->input_price)
+        return nomem(r);
+    res->cap = cap;
+    res->ninput = r->n;
     return RB_OK;
 }
 
 /* {===================================================================================
- * Custom line items
+ * 3. Line prices: the base, the rule or ladder, the on_line hook; 12 fraction digits
+ * =================================================================================== */
+
+/* A line on a graduated ladder, for sorting into the order of the lines' dimensions. */
+struct gline {
+    const rb_price_input *in;
+    size_t i;
+    int slot;
+};
+
+static int dim_cmp(const char *a, const char *b)
+{
+    return a == b ? 0 : strcmp(s0(a), s0(b));
+}
+
+static int gline_cmp(const void *va, const void *vb)
+{
+    const struct gline *a = va, *b = vb;
+    const char *const da[7] = {a->in->account,   a->in->service, a->in->usage_type,
+                               a->in->operation, a->in->region,  a->in->line_type,
+                               a->in->entity};
+    const char *const db[7] = {b->in->account,   b->in->service, b->in->usage_type,
+                               b->in->operation, b->in->region,  b->in->line_type,
+                               b->in->entity};
+
+    if (a->slot != b->slot)
+        return a->slot < b->slot ? -1 : 1;
+    for (int k = 0; k < 7; k++) {
+        int c = dim_cmp(da[k], db[k]);
+        if (c != 0)
+            return c;
+    }
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The price per unit of a volume ladder for a month's total (a total equal to an `upto`
+ * belongs to that tier; below zero, the first tier's). */
+static const rb_dec *volume_value(const struct rbi_rule *ru, const rb_dec *total)
+{
+    for (int t = 0; t < ru->ntiers; t++)
+        if (ru->tiers[t].open || rb_dec_cmp(total, &ru->tiers[t].upto) <= 0)
+            return &ru->tiers[t].value;
+    return &ru->tiers[ru->ntiers - 1].value;
+}
+
+/*
+ * Consume the ladders before the loop: a volume ladder's price is that of the tier the
+ * month's total reaches; a graduated ladder is climbed line after line in the order of the
+ * lines' dimensions (account, service, usage type, operation, region, line type, billing
+ * entity), whatever order they come in, so the same lines always get the same prices and the
+ * month's total is the ladder's price of the total quantity.
+ */
+static rb_status ladders_prepare(struct run *r)
+{
+    const struct rbi_plan *p = r->p;
+    struct gline *g = NULL;
+    size_t ng = 0;
+    rb_status rc = RB_OK;
+
+    if (!r->any_tiered)
+        return RB_OK;
+    r->slot_qty = run_calloc((size_t)p->nslots, sizeof(*r->slot_qty));
+    r->slot_value = run_calloc((size_t)p->nslots, sizeof(*r->slot_value));
+    r->grad = run_calloc(r->n, sizeof(*r->grad));
+    g = run_calloc(r->n, sizeof(*g));
+    if (!r->slot_qty || !r->slot_value || !r->grad || !g) {
+        rbi_free(g);
+        return nomem(r);
+    }
+    for (int s = 0; s < p->nslots; s++)
+        r->slot_qty[s] = rb_dec_zero();
+    for (size_t i = 0; i < r->n; i++) {
+        const struct rbi_rule *ru;
+        if (r->ls[i].action != RBI_ACT_PRICE || r->ls[i].rule < 0)
+            continue;
+        ru = &p->rules[r->ls[i].rule];
+        if (ru->kind != RBI_RULE_TIERED)
+            continue;
+        if (!ru->volume) {
+            g[ng].in = &r->in[i];
+            g[ng].i = i;
+            g[ng].slot = ru->slot;
+            ng++;
+        } else if (rb_dec_add(&r->slot_qty[ru->slot], &r->slot_qty[ru->slot], &r->in[i].quantity) !=
+                   RB_OK) {
+            rc = overflow(r, i, "quantity");
+            goto out_free_lines;
+        }
+    }
+    for (size_t i = 0; i < r->n; i++) { /* volume: each slot's price once its total is known */
+        const struct rbi_rule *ru;
+        if (r->ls[i].action != RBI_ACT_PRICE || r->ls[i].rule < 0)
+            continue;
+        ru = &p->rules[r->ls[i].rule];
+        if (ru->kind == RBI_RULE_TIERED && ru->volume && !r->slot_value[ru->slot])
+            r->slot_value[ru->slot] = volume_value(ru, &r->slot_qty[ru->slot]);
+    }
+    if (ng > 1)
+        qsort(g, ng, sizeof(*g), gline_cmp);
+    for (size_t j = 0; j < ng; j++) { /* graduated: each line from where the last one ended */
+        const struct rbi_rule *ru = &p->rules[r->ls[g[j].i].rule];
+        rb_dec *from = &r->slot_qty[g[j].slot], to, lo, hi;
+        if (rb_dec_add(&to, from, &g[j].in->quantity) != RB_OK ||
+            rbi_tiers_apply(ru->tiers, ru->ntiers, false, false, from, &lo) != RB_OK ||
+            rbi_tiers_apply(ru->tiers, ru->ntiers, false, false, &to, &hi) != RB_OK ||
+            rb_dec_sub(&r->grad[g[j].i], &hi, &lo) != RB_OK) {
+            rc = overflow(r, g[j].i, "tiers");
+            goto out_free_lines;
+        }
+        *from = to;
+    }
+out_free_lines:
+    rbi_free(g);
+    return rc;
+}
+
+/* Where a priced line starts: list (or, with the free tier, what AWS billed for a Usage line
+ * below its list price), billed (the partner's cost: AWS's, or the payer's price in a chain),
+ * or effective. */
+static const rb_dec *line_base(const struct run *r, const rb_price_input *in, const rb_dec *cost,
+                               uint8_t cls)
+{
+    switch (r->p->base) {
+    case RBI_BASE_BILLED:
+        return cost;
+    case RBI_BASE_EFFECTIVE:
+        return &in->effective;
+    default:
+        if (r->p->free_tier && cls == RBI_LT_USAGE && rb_dec_cmp(&in->billed, &in->list) < 0)
+            return &in->billed;
+        return &in->list;
+    }
+}
+
+/* The price the rule gives (exact, before the 12 digits). Rates and ladders ignore the base. */
+static rb_status rule_price(const struct run *r, size_t i, const rb_dec *base, rb_dec *out)
+{
+    const struct rbi_rule *ru;
+
+    if (r->ls[i].rule < 0) {
+        *out = *base;
+        return RB_OK;
+    }
+    ru = &r->p->rules[r->ls[i].rule];
+    switch (ru->kind) {
+    case RBI_RULE_PERCENT:
+        return rb_dec_mul(out, base, &ru->factor);
+    case RBI_RULE_RATE:
+        return rb_dec_mul(out, &r->in[i].quantity, &ru->rate);
+    default:
+        if (ru->volume)
+            return rb_dec_mul(out, &r->in[i].quantity, r->slot_value[ru->slot]);
+        *out = r->grad[i];
+        return RB_OK;
+    }
+}
+
+/*
+ * Call on_line for input line i (inside the run's protected call; the hook function is at
+ * stack index fn and the line object at obj). Returns true when it gave a new price (*price
+ * set, 12 digits); false when it kept the rule's, or when it failed (r->rc set).
+ */
+static bool hook_price(struct run *r, lua_State *L, int fn, int obj, size_t i, const rb_dec *cost,
+                       const rb_dec *base, rb_dec *price)
+{
+    struct rbi_hook_line *hl = &r->pl->hl;
+    rb_dec v;
+    int t;
+
+    hl->in = &r->in[i];
+    hl->cost = *cost;
+    hl->base = *base;
+    hl->price = *price;
+    hl->action = "price";
+    hl->rule = r->ls[i].rule >= 0 ? &r->p->rules[r->ls[i].rule] : NULL;
+    hl->live = true;
+    lua_pushvalue(L, fn);
+    lua_pushvalue(L, obj);
+    lua_call(L, 1, 1);
+    hl->live = false;
+    t = lua_type(L, -1);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return false;
+    }
+    if (t == LUA_TNUMBER || t == LUA_TSTRING || (t == LUA_TUSERDATA && rbi_lapi_dec_test(L, -1))) {
+        if (!rbi_lua_to_dec(L, -1, &v)) {
+            rb_error e;
+            size_t len;
+            const char *s;
+            if (t == LUA_TSTRING) {
+                s = lua_tolstring(L, -1, &len);
+                rb_dec_parse(&v, s, len, &e);
+            } else {
+                snprintf(e.msg, sizeof(e.msg), "%.17g is not an amount", lua_tonumber(L, -1));
+            }
+            lua_pop(L, 1);
+            line_fail(r, RB_RUNTIME, i, "%s: on_line's result: %s", r->p->on_line_where, e.msg);
+            return false;
+        }
+        lua_pop(L, 1);
+        if (round12(price, &v) != RB_OK) {
+            overflow(r, i, "on_line's result");
+            return false;
+        }
+        return true;
+    }
+    line_fail(r, RB_INVALID, i,
+              "%s: on_line must return money, a number, decimal text or nil, not a %s",
+              r->p->on_line_where, lua_typename(L, t));
+    lua_pop(L, 1);
+    return false;
+}
+
+/* The line loop. L is NULL without an on_line hook; with one, it runs inside the protected
+ * call, hook function at fn, line object at obj. Allocates nothing. */
+static void line_loop(struct run *r, lua_State *L, int fn, int obj)
+{
+    struct rb_priced *res = r->res;
+    const struct rbi_plan *p = r->p;
+
+    for (size_t i = 0; i < r->n; i++) {
+        const rb_price_input *in = &r->in[i];
+        const struct lstate *ls = &r->ls[i];
+        const rb_dec *cost = r->req->cost ? &r->req->cost[i] : &in->billed;
+        const char *why;
+        struct pline *o;
+        rb_dec price, x;
+
+        r->cur = (long)i;
+        if (rb_dec_add(&r->cost, &r->cost, cost) != RB_OK) {
+            overflow(r, i, "cost");
+            return;
+        }
+        if (rb_dec_add(&r->billed, &r->billed, &in->billed) != RB_OK ||
+            rb_dec_add(&r->list, &r->list, &in->list) != RB_OK) {
+            overflow(r, i, "billed and list totals");
+            return;
+        }
+        if (ls->action == RBI_ACT_HIDE) {
+            o = &res->hidden[res->nhidden++];
+            price = rb_dec_zero();
+            why = "hidden";
+        } else {
+            o = &res->lines[res->n++];
+            if (ls->action == RBI_ACT_PASS) {
+                why = "pass";
+                if (round12(&price, cost) != RB_OK) {
+                    overflow(r, i, "price");
+                    return;
+                }
+            } else {
+                const rb_dec *base = line_base(r, in, cost, ls->cls);
+                why = ls->rule >= 0                   ? res->rule_text[ls->rule]
+                      : p->base == RBI_BASE_BILLED    ? "billed"
+                      : p->base == RBI_BASE_EFFECTIVE ? "effective"
+                                                      : "list";
+                if (rule_price(r, i, base, &x) != RB_OK || round12(&price, &x) != RB_OK) {
+                    overflow(r, i, "price");
+                    return;
+                }
+                if (L) {
+                    if (hook_price(r, L, fn, obj, i, cost, base, &price))
+                        why = "on_line hook";
+                    else if (r->rc != RB_OK)
+                        return;
+                }
+            }
+        }
+        o->cust.kind = ls->action == RBI_ACT_PRICE ? RB_PRICE_USAGE : RB_PRICE_PASS;
+        o->cust.account = s0(in->account);
+        o->cust.service = in->service;
+        o->cust.usage_type = s0(in->usage_type);
+        o->cust.operation = s0(in->operation);
+        o->cust.region = s0(in->region);
+        o->cust.line_type = in->line_type;
+        o->cust.label = "";
+        o->cust.quantity = in->quantity;
+        o->cust.amount = price; /* converted in step 6 */
+        o->partner.price = price;
+        o->partner.cost = *cost;
+        o->partner.billed = in->billed;
+        o->partner.list = in->list;
+        o->partner.effective = in->effective;
+        o->partner.input = (long)i;
+        o->partner.rule = why;
+        o->item = -1;
+        res->input_price[i] = price;
+    }
+    r->cur = -1;
+}
+
+static void line_hook_fn(lua_State *L, void *ctx)
+{
+    struct run *r = ctx;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->p->on_line);
+    rbi_lapi_line_push(L, &r->pl->hl);
+    line_loop(r, L, lua_gettop(L) - 1, lua_gettop(L));
+}
+
+/* An error the sandbox reported from a hook: its message, and the line item being priced. */
+static rb_status hook_failed(struct run *r, rb_status rc)
+{
+    const char *msg = rbi_sandbox_errmsg(r->pl->sb);
+
+    if (r->cur >= 0)
+        return line_fail(r, rc, (size_t)r->cur, "%s", msg);
+    return fail(r, rc, "%s", msg);
+}
+
+static rb_status price_lines(struct run *r)
+{
+    rb_status rc;
+
+    if (!r->hooks || r->p->on_line <= 0) {
+        line_loop(r, NULL, 0, 0);
+        return r->rc;
+    }
+    rc = rbi_sandbox_run(r->pl->sb, line_hook_fn, r);
+    r->pl->hl.live = false; /* an error left the loop inside the hook call */
+    if (rc != RB_OK)
+        return hook_failed(r, rc);
+    return r->rc;
+}
+
+/* {===================================================================================
+ * 4. Custom line items, in the plan's order (an item may count the items above it)
  * =================================================================================== */
 
 static bool in_list(const char *const *v, int n, const char *s)
 {
-    for (int i = 0; i < n; i++)
-        if (strcmp(v[i], s) == 0)
+    for (int k = 0; k < n; k++)
+        if (strcmp(v[k], s) == 0)
             return true;
     return false;
 }
 
-static bool line_selected(const struct run *r, const struct rbi_item *it, long input)
+/* Whether usage line l (priced or passed) is one of the item's sources. */
+static bool item_counts(const struct run *r, const struct rbi_item *it, const struct pline *l)
 {
-    const rb_price_input *in = &r->req->lines[input];
+    const rb_price_input *in = &r->in[l->partner.input];
 
     if (it->nservices && !in_list(it->services, it->nservices, in->service))
         return false;
-    if (it->nentities && !in_list(it->entities, it->nentities, nz(in->entity)))
+    if (it->nentities && !in_list(it->entities, it->nentities, s0(in->entity)))
         return false;
-    if (it->nline_types && !in_list(it->line_types, it->nline_types, in->line_type) &&
-        !in_list(it->line_types, it->nline_types, rbi_ltype_name(r->ltype[input])))
-        return false;
+    if (it->nline_types) {
+        bool support = r->ls[l->partner.input].cls == RBI_LT_SUPPORT;
+        int k;
+        for (k = 0; k < it->nline_types; k++)
+            if (strcmp(it->line_types[k], in->line_type) == 0 ||
+                (support && strcmp(it->line_types[k], "Support") == 0))
+                break;
+        if (k == it->nline_types)
+            return false;
+    }
     return true;
 }
 
-/* The sum of an item's sources; per service in r->svc_sum when `per_service`. */
-static rb_status item_source(struct run *r, int k, bool per_service, rb_dec *sum)
+/* The sum of the item's sources: usage lines (filtered), and the items above it it names. */
+static rb_status item_sources(const struct run *r, int k, rb_dec *out)
 {
     const struct rbi_item *it = &r->p->items[k];
-    bool filtered = it->nservices || it->nentities || it->nline_types;
+    rb_dec s = rb_dec_zero();
 
-    *sum = rb_dec_zero();
-    if (per_service)
-        for (int s = 0; s < r->svcs.n; s++)
-            r->svc_sum[s] = rb_dec_zero();
-    if (it->of_usage) {
-        if (!filtered && !per_service) {
-            *sum = r->usage_total;
-        } else {
-            for (size_t i = 0; i < r->out->n; i++) {
-                const struct pline *l = &r->out->lines[i];
-                if (l->partner.input < 0 || !line_selected(r, it, l->partner.input))
-                    continue;
-                if (rb_dec_add(sum, sum, &l->partner.price) != RB_OK)
-                    return RB_OVERFLOW;
-                if (per_service) {
-                    rb_dec *s = &r->svc_sum[r->svc[l->partner.input]];
-                    if (rb_dec_add(s, s, &l->partner.price) != RB_OK)
-                        return RB_OVERFLOW;
-                }
-            }
-        }
+    if (it->of_usage)
+        for (size_t j = 0; j < r->nusage; j++)
+            if (item_counts(r, it, &r->res->lines[j]) &&
+                rb_dec_add(&s, &s, &r->res->lines[j].partner.price) != RB_OK)
+                return RB_OVERFLOW;
+    if (it->of_all_items) {
+        for (int j = 0; j < k; j++)
+            if (rb_dec_add(&s, &s, &r->item_amt[j]) != RB_OK)
+                return RB_OVERFLOW;
+    } else {
+        for (int j = 0; j < it->nof_items; j++)
+            if (rb_dec_add(&s, &s, &r->item_amt[it->of_items[j]]) != RB_OK)
+                return RB_OVERFLOW;
     }
-    for (int j = 0; j < k; j++) {
-        bool named = false;
-        for (int m = 0; m < it->nof_items && !named; m++)
-            named = it->of_items[m] == j;
-        if ((it->of_all_items || named) && rb_dec_add(sum, sum, &r->item_amount[j]) != RB_OK)
-            return RB_OVERFLOW;
+    *out = s;
+    return RB_OK;
+}
+
+/* The item's amount for sources s: flat, percent or ladder, a commitment's shortfall; then
+ * its bounds, a credit's sign, and 12 digits. */
+static rb_status item_amount(const struct rbi_item *it, const rb_dec *s, rb_dec *out)
+{
+    rb_dec a, x, hundredth;
+    rb_status rc = RB_OK;
+
+    rb_dec_parse(&hundredth, "0.01", 4, NULL);
+    if (it->kind == RBI_ITEM_COMMIT) {
+        rc = rb_dec_sub(&a, &it->amount, s);
+        if (rc == RB_OK && rb_dec_sign(&a) < 0)
+            a = rb_dec_zero();
+    } else if (it->amt == RBI_AMT_FLAT) {
+        a = it->amount;
+    } else if (it->amt == RBI_AMT_PERCENT) {
+        rc = rb_dec_mul(&x, s, &it->percent);
+        if (rc == RB_OK)
+            rc = rb_dec_mul(&a, &x, &hundredth);
+    } else {
+        rc = rbi_tiers_apply(it->tiers, it->ntiers, it->volume, true, s, &a);
+    }
+    if (rc != RB_OK)
+        return rc;
+    if (it->has_min && rb_dec_cmp(&a, &it->minimum) < 0)
+        a = it->minimum;
+    if (it->has_max && rb_dec_cmp(&a, &it->maximum) > 0)
+        a = it->maximum;
+    if (it->kind == RBI_ITEM_CREDIT)
+        a = rb_dec_neg(&a);
+    return round12(out, &a);
+}
+
+static const rb_price_kind item_kinds[] = {RB_PRICE_FEE, RB_PRICE_CREDIT, RB_PRICE_COMMIT};
+
+/* Append a line of item k (label and rule copied into the result's pool). */
+static struct pline *item_line(struct run *r, int k, const char *service, const rb_dec *amount)
+{
+    const struct rbi_item *it = &r->p->items[k];
+    struct pline *o = &r->res->lines[r->res->n];
+    const char *label = rbi_priced_str(r->res, it->name);
+    const char *where = rbi_priced_str(r->res, it->where);
+
+    if (!label || !where) {
+        nomem(r);
+        return NULL;
+    }
+    r->res->n++;
+    memset(o, 0, sizeof(*o));
+    o->cust.kind = item_kinds[it->kind];
+    o->cust.account = o->cust.usage_type = o->cust.operation = o->cust.region = "";
+    o->cust.line_type = "";
+    o->cust.service = service;
+    o->cust.label = label;
+    o->cust.quantity = rb_dec_zero();
+    o->cust.amount = *amount;
+    o->partner.price = *amount;
+    o->partner.cost = o->partner.billed = o->partner.list = o->partner.effective = rb_dec_zero();
+    o->partner.input = -1;
+    o->partner.rule = where;
+    o->item = k;
+    return o;
+}
+
+/* An itemized item: one line per service among its sources, each with its own bounds. */
+static rb_status item_itemized(struct run *r, int k)
+{
+    const struct rbi_item *it = &r->p->items[k];
+    rb_dec zero = rb_dec_zero();
+
+    for (int s = 0; s < r->nsvc; s++) {
+        r->svc_sum[s] = zero;
+        r->svc_hit[s] = false;
+    }
+    for (size_t j = 0; j < r->nusage; j++) {
+        const struct pline *l = &r->res->lines[j];
+        int s = r->ls[l->partner.input].svc;
+        if (!item_counts(r, it, l))
+            continue;
+        r->svc_hit[s] = true;
+        if (rb_dec_add(&r->svc_sum[s], &r->svc_sum[s], &l->partner.price) != RB_OK)
+            return fail(r, RB_OVERFLOW,
+                        "%s: item \"%s\": amount out of range (more than 38 "
+                        "digits)",
+                        it->where, it->name);
+    }
+    for (int s = 0; s < r->nsvc; s++) {
+        rb_dec a;
+        if (!r->svc_hit[s])
+            continue;
+        if (item_amount(it, &r->svc_sum[s], &a) != RB_OK ||
+            rb_dec_add(&r->item_amt[k], &r->item_amt[k], &a) != RB_OK)
+            return fail(r, RB_OVERFLOW,
+                        "%s: item \"%s\": amount out of range (more than 38 "
+                        "digits)",
+                        it->where, it->name);
+        if (!item_line(r, k, r->svc_name[s], &a))
+            return r->rc;
     }
     return RB_OK;
 }
 
-static rb_status percent_of(rb_dec *out, const rb_dec *src, const rb_dec *pct)
+static rb_status price_items(struct run *r)
 {
-    rb_dec t, hundred = rb_dec_from_int(100);
-
-    if (rb_dec_mul(&t, src, pct) != RB_OK || t.scale + 2 > RB_DEC_MAX_SCALE)
-        return RB_OVERFLOW;
-    return rb_dec_div(out, &t, &hundred, t.scale + 2, RB_ROUND_HALF_EVEN);
-}
-
-static struct pline *item_line(struct run *r, int k, const char *service, const rb_dec *amount)
-{
-    const struct rbi_item *it = &r->p->items[k];
-    struct pline *l = add_line(r);
-
-    if (!l)
-        return NULL;
-    l->cust.kind = it->kind == RBI_ITEM_FEE      ? RB_PRICE_FEE
-                   : it->kind == RBI_ITEM_CREDIT ? RB_PRICE_CREDIT
-                                                 : RB_PRICE_COMMIT;
-    l->cust.label = it->name; /* the plan outlives the run; fixed up in finish_result() */
-    l->cust.service = service;
-    l->cust.quantity = rb_dec_zero();
-    l->cust.amount = *amount;
-    l->partner.price = *amount;
-    l->partner.cost = rb_dec_zero();
-    l->partner.billed = l->partner.list = l->partner.effective = rb_dec_zero();
-    l->partner.rule = it->where;
-    l->item = k;
-    return l;
-}
-
-/* Step 3. */
-static rb_status items_step(struct run *r)
-{
-    const struct rbi_plan *p = r->p;
-    int month = r->req->month;
-
-    r->cur = -1;
-    for (int k = 0; k < p->nitems; k++) {
-        const struct rbi_item *it = &p->items[k];
-        rb_dec src, a = rb_dec_zero();
-        rb_status rc = RB_OK;
-
-        if (!rbi_item_in_force(it, month))
+    r->nusage = r->res->n;
+    for (int k = 0; k < r->p->nitems; k++) {
+        const struct rbi_item *it = &r->p->items[k];
+        rb_dec s, a;
+        if (!r->item_on[k])
             continue;
-        if (it->amt != RBI_AMT_FLAT || it->kind == RBI_ITEM_COMMIT)
-            rc = item_source(r, k, it->itemized, &src);
-        if (rc == RB_OK) {
-            switch (it->kind == RBI_ITEM_COMMIT ? RBI_AMT_FLAT : it->amt) {
-            case RBI_AMT_FLAT:
-                a = it->amount;
-                if (it->kind == RBI_ITEM_COMMIT) {
-                    rc = rb_dec_sub(&a, &it->amount, &src);
-                    if (rc == RB_OK && rb_dec_sign(&a) < 0)
-                        a = rb_dec_zero();
-                }
-                break;
-            case RBI_AMT_PERCENT:
-                rc = percent_of(&a, &src, &it->percent);
-                break;
-            case RBI_AMT_TIERED:
-                rc = rbi_tiers_apply(it->tiers, it->ntiers, it->volume, true, &src, &a);
-                break;
-            }
-        }
-        if (rc == RB_OK && it->has_min && rb_dec_cmp(&a, &it->minimum) < 0)
-            a = it->minimum;
-        if (rc == RB_OK && it->has_max && rb_dec_cmp(&a, &it->maximum) > 0)
-            a = it->maximum;
-        if (rc == RB_OK && it->kind == RBI_ITEM_CREDIT)
-            a = rb_dec_neg(&a);
-        if (rc == RB_OK)
-            rc = round_line(&a);
-        if (rc != RB_OK)
-            return fail(r, RB_OVERFLOW, "%s: item \"%s\": amount out of range", it->where,
-                        it->name);
         if (it->itemized) {
-            rb_dec total = rb_dec_zero();
-            for (int s = 0; s < r->svcs.n; s++) {
-                rb_dec part;
-                if (rb_dec_sign(&r->svc_sum[s]) == 0)
-                    continue;
-                if (percent_of(&part, &r->svc_sum[s], &it->percent) != RB_OK)
-                    return fail(r, RB_OVERFLOW, "%s: item \"%s\": amount out of range", it->where,
-                                it->name);
-                if (it->kind == RBI_ITEM_CREDIT)
-                    part = rb_dec_neg(&part);
-                if (round_line(&part) != RB_OK || rb_dec_add(&total, &total, &part) != RB_OK)
-                    return fail(r, RB_OVERFLOW, "%s: item \"%s\": amount out of range", it->where,
-                                it->name);
-                if (!item_line(r, k, r->svcs.name[s], &part))
-                    return fail(r, RB_ERROR, "internal error: result full");
-            }
-            r->item_amount[k] = total;
-        } else {
-            r->item_amount[k] = a;
-            if (!item_line(r, k, "", &a))
-                return fail(r, RB_ERROR, "internal error: result full");
+            if (item_itemized(r, k) != RB_OK)
+                return r->rc;
+            continue;
         }
+        if (item_sources(r, k, &s) != RB_OK || item_amount(it, &s, &a) != RB_OK)
+            return fail(r, RB_OVERFLOW,
+                        "%s: item \"%s\": amount out of range (more than 38 "
+                        "digits)",
+                        it->where, it->name);
+        r->item_amt[k] = a;
+        r->item_line[k] = r->res->n;
+        if (!item_line(r, k, "", &a))
+            return r->rc;
     }
     return RB_OK;
 }
 
 /* {===================================================================================
- * The invoice view (on_invoice)
+ * 5. The on_invoice hook, and the invoice view it edits (plan.h)
  * =================================================================================== */
 
-static rb_status subtotal_now(const struct run *r, rb_dec *sum)
+static struct run *view_run(const struct rbi_invoice_view *iv)
 {
-    *sum = rb_dec_zero();
-    for (size_t i = 0; i < r->out->n; i++)
-        if (rb_dec_add(sum, sum, &r->out->lines[i].partner.price) != RB_OK)
-            return RB_OVERFLOW;
-    return RB_OK;
+    return iv && iv->live ? iv->r : NULL;
 }
 
 bool rbi_invoice_live(const struct rbi_invoice_view *iv)
 {
-    return iv && iv->live;
+    return view_run(iv) != NULL;
 }
 
 const char *rbi_invoice_customer(const struct rbi_invoice_view *iv)
 {
-    return nz(iv->r->req->customer);
+    struct run *r = view_run(iv);
+
+    return r ? s0(r->req->customer) : "";
 }
 
 int rbi_invoice_month(const struct rbi_invoice_view *iv)
 {
-    return iv->r->req->month;
+    struct run *r = view_run(iv);
+
+    return r ? r->req->month : 0;
 }
 
+/* The currency the invoice object's amounts are in: the usage's (USD without usage). */
 const char *rbi_invoice_currency(const struct rbi_invoice_view *iv)
 {
-    return iv->r->out->totals.usage_currency;
+    struct run *r = view_run(iv);
+
+    return r && r->usage[0] ? r->usage : "USD";
 }
 
 rb_status rbi_invoice_subtotal(const struct rbi_invoice_view *iv, rb_dec *out)
 {
-    return subtotal_now(iv->r, out);
+    struct run *r = view_run(iv);
+    rb_dec s = rb_dec_zero();
+
+    if (!r)
+        return RB_MISUSE;
+    for (size_t j = 0; j < r->res->n; j++)
+        if (rb_dec_add(&s, &s, &r->res->lines[j].partner.price) != RB_OK)
+            return RB_OVERFLOW;
+    *out = s;
+    return RB_OK;
 }
 
 rb_status rbi_invoice_cost(const struct rbi_invoice_view *iv, rb_dec *out)
 {
-    const struct run *r = iv->r;
+    struct run *r = view_run(iv);
 
-    *out = rb_dec_zero();
-    for (size_t i = 0; i < r->req->nlines; i++) {
-        const rb_dec *c = r->req->cost ? &r->req->cost[i] : &r->req->lines[i].billed;
-        if (rb_dec_add(out, out, c) != RB_OK)
-            return RB_OVERFLOW;
-    }
+    if (!r)
+        return RB_MISUSE;
+    *out = r->cost;
     return RB_OK;
 }
 
-/* Price per service of the usage and passed lines: names[i] and sums[i], i < returned n. The
- * arrays are the run's (valid during the hook). */
 int rbi_invoice_services(const struct rbi_invoice_view *iv, const char *const **names,
                          const rb_dec **sums)
 {
-    struct run *r = iv->r;
+    struct run *r = view_run(iv);
 
-    for (int s = 0; s < r->svcs.n; s++)
-        r->svc_sum[s] = rb_dec_zero();
-    for (size_t i = 0; i < r->out->n; i++) {
-        const struct pline *l = &r->out->lines[i];
-        if (l->partner.input >= 0) {
-            rb_dec *s = &r->svc_sum[r->svc[l->partner.input]];
-            if (rb_dec_add(s, s, &l->partner.price) != RB_OK)
-                return -1;
-        }
-    }
-    *names = r->svcs.name;
+    if (!r || r->svc_overflow)
+        return -1;
+    *names = r->svc_name;
     *sums = r->svc_sum;
-    return r->svcs.n;
+    return r->nsvc;
 }
 
 int rbi_invoice_nitems(const struct rbi_invoice_view *iv)
 {
-    return iv->r->p->nitems;
+    struct run *r = view_run(iv);
+
+    return r ? r->p->nitems : 0;
 }
 
-/* Item k: its name, amount (0 when not in force) and whether it is in force this month. */
 const char *rbi_invoice_item(const struct rbi_invoice_view *iv, int k, rb_dec *amount,
                              bool *in_force)
 {
-    const struct run *r = iv->r;
+    struct run *r = view_run(iv);
 
-    *amount = r->item_amount[k];
-    *in_force = rbi_item_in_force(&r->p->items[k], r->req->month);
+    if (!r || k < 0 || k >= r->p->nitems) {
+        *in_force = false;
+        *amount = rb_dec_zero();
+        return "";
+    }
+    *in_force = r->item_on[k];
+    *amount = r->item_amt[k];
     return r->p->items[k].name;
 }
 
-/* Add a line; msg gets why not. */
+/* Refuse an edit of the invoice: the message for lapi_rebill.c to raise, and the status. */
+static rb_status refuse(char *msg, size_t size, rb_status rc, const char *fmt, ...)
+    RBI_PRINTF(4, 5);
+static rb_status refuse(char *msg, size_t size, rb_status rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, size, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 rb_status rbi_invoice_add(struct rbi_invoice_view *iv, const char *name, const char *service,
                           const rb_dec *amount, char *msg, size_t msgsize)
 {
-    struct run *r = iv->r;
-    struct pline *l;
-    rb_dec a = *amount;
-    const char *label, *svc = "";
+    struct run *r = view_run(iv);
+    size_t len = name ? strlen(name) : 0;
+    const char *svc = "";
+    struct pline *o;
+    rb_dec a;
 
-    if (r->adds >= RBI_INVOICE_ADDS_MAX) {
-        snprintf(msg, msgsize, "on_invoice may add at most %d lines", RBI_INVOICE_ADDS_MAX);
-        return RB_INVALID;
-    }
-    if (!*name || strlen(name) > RB_PRICE_LABEL_MAX) {
-        snprintf(msg, msgsize, "a line's name must be 1..%d bytes", RB_PRICE_LABEL_MAX);
-        return RB_INVALID;
-    }
-    if (round_line(&a) != RB_OK) {
-        snprintf(msg, msgsize, "amount out of range");
-        return RB_OVERFLOW;
-    }
+    if (!r || !r->added)
+        return refuse(msg, msgsize, RB_MISUSE, "no invoice");
+    if (r->nadded >= RBI_INVOICE_ADDS_MAX)
+        return refuse(msg, msgsize, RB_INVALID, "on_invoice may add at most %d lines",
+                      RBI_INVOICE_ADDS_MAX);
+    if (len == 0 || len > RB_PRICE_LABEL_MAX)
+        return refuse(msg, msgsize, RB_INVALID, "'name' must be 1..%d bytes", RB_PRICE_LABEL_MAX);
     if (service) {
-        int s;
-        for (s = 0; s < r->svcs.n && strcmp(r->svcs.name[s], service) != 0; s++)
-            ;
-        if (s == r->svcs.n) {
-            snprintf(msg, msgsize, "no usage of service \"%.64s\" on this invoice", service);
-            return RB_INVALID;
-        }
-        svc = r->svcs.name[s];
+        int s = svc_find(r, service, false);
+        if (s < 0)
+            return refuse(msg, msgsize, RB_INVALID,
+                          "no usage of service \"%.128s\" on this invoice", service);
+        svc = r->svc_name[s];
     }
-    label = rbi_priced_str(r->out, name);
-    l = add_line(r);
-    if (!label || !l) {
-        snprintf(msg, msgsize, "out of memory");
-        return RB_NOMEM;
-    }
-    l->cust.kind = RB_PRICE_ADDED;
-    l->cust.label = label;
-    l->cust.service = svc;
-    l->cust.quantity = rb_dec_zero();
-    l->cust.amount = a;
-    l->partner.price = a;
-    l->partner.cost = l->partner.billed = l->partner.list = l->partner.effective = rb_dec_zero();
-    l->partner.rule = "on_invoice hook";
-    r->adds++;
+    if (round12(&a, amount) != RB_OK)
+        return refuse(msg, msgsize, RB_OVERFLOW, "amount out of range (more than 38 digits)");
+    memcpy(r->added[r->nadded], name, len + 1);
+    o = &r->res->lines[r->res->n++];
+    memset(o, 0, sizeof(*o));
+    o->cust.kind = RB_PRICE_ADDED;
+    o->cust.account = o->cust.usage_type = o->cust.operation = o->cust.region = "";
+    o->cust.line_type = "";
+    o->cust.service = svc;
+    o->cust.label = r->added[r->nadded++];
+    o->cust.quantity = rb_dec_zero();
+    o->cust.amount = o->partner.price = a;
+    o->partner.cost = o->partner.billed = o->partner.list = o->partner.effective = rb_dec_zero();
+    o->partner.input = -1;
+    o->partner.rule = "on_invoice hook";
+    o->item = -1;
     return RB_OK;
 }
 
-/* Change the amount of a (consolidated) item in force this month. */
 rb_status rbi_invoice_set_item(struct rbi_invoice_view *iv, const char *name, const rb_dec *amount,
                                char *msg, size_t msgsize)
 {
-    struct run *r = iv->r;
-    int k = rbi_plan_item_find(r->p, name);
-    rb_dec a = *amount;
+    struct run *r = view_run(iv);
+    char mon[16];
+    rb_dec a;
+    int k;
 
-    if (k < 0) {
-        snprintf(msg, msgsize, "no item named \"%.64s\" in the plan", name);
-        return RB_INVALID;
+    if (!r)
+        return refuse(msg, msgsize, RB_MISUSE, "no invoice");
+    k = rbi_plan_item_find(r->p, name);
+    if (k < 0)
+        return refuse(msg, msgsize, RB_INVALID, "no item named \"%.128s\" in the plan", name);
+    if (!r->item_on[k]) {
+        rb_month_format(r->req->month, mon, sizeof(mon));
+        return refuse(msg, msgsize, RB_INVALID, "item \"%.128s\" is not in force in %s", name, mon);
     }
-    if (r->p->items[k].itemized || !rbi_item_in_force(&r->p->items[k], r->req->month)) {
-        snprintf(msg, msgsize, "item \"%.64s\" is %s", name,
-                 r->p->items[k].itemized ? "itemized (add a line instead)"
-                                         : "not in force this month");
-        return RB_INVALID;
+    if (r->p->items[k].itemized)
+        return refuse(msg, msgsize, RB_INVALID,
+                      "item \"%.128s\" is itemized (one line per service): it cannot be set", name);
+    if (round12(&a, amount) != RB_OK)
+        return refuse(msg, msgsize, RB_OVERFLOW, "amount out of range (more than 38 digits)");
+    r->item_amt[k] = a;
+    r->res->lines[r->item_line[k]].cust.amount = a;
+    r->res->lines[r->item_line[k]].partner.price = a;
+    return RB_OK;
+}
+
+static void invoice_hook_fn(lua_State *L, void *ctx)
+{
+    struct run *r = ctx;
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->p->on_invoice);
+    rbi_lapi_invoice_push(L, &r->pl->iv);
+    lua_call(L, 1, 0);
+}
+
+/* The sums per service of the usage and passed lines, for invoice.services. */
+static void invoice_services(struct run *r)
+{
+    for (int s = 0; s < r->nsvc; s++)
+        r->svc_sum[s] = rb_dec_zero();
+    for (size_t j = 0; j < r->nusage; j++) {
+        const struct pline *l = &r->res->lines[j];
+        int s = r->ls[l->partner.input].svc;
+        if (rb_dec_add(&r->svc_sum[s], &r->svc_sum[s], &l->partner.price) != RB_OK)
+            r->svc_overflow = true;
     }
-    if (round_line(&a) != RB_OK) {
-        snprintf(msg, msgsize, "amount out of range");
-        return RB_OVERFLOW;
+}
+
+/* Run on_invoice, then leave out the items that came to exactly zero. */
+static rb_status invoice_hook(struct run *r)
+{
+    struct rb_priced *res = r->res;
+    size_t k = r->nusage;
+
+    if (r->hooks && r->p->on_invoice > 0) {
+        rb_status rc;
+        invoice_services(r);
+        r->pl->iv.r = r;
+        r->pl->iv.live = true;
+        rc = rbi_sandbox_run(r->pl->sb, invoice_hook_fn, r);
+        r->pl->iv.live = false;
+        if (rc != RB_OK)
+            return fail(r, rc, "%s", rbi_sandbox_errmsg(r->pl->sb));
     }
-    for (size_t i = 0; i < r->out->n; i++) {
-        struct pline *l = &r->out->lines[i];
-        if (l->item == k) {
-            l->cust.amount = l->partner.price = a;
-            l->partner.rule = "on_invoice hook";
-        }
-    }
-    r->item_amount[k] = a;
+    for (size_t j = r->nusage; j < res->n; j++)
+        if (res->lines[j].item < 0 || rb_dec_sign(&res->lines[j].partner.price) != 0)
+            res->lines[k++] = res->lines[j];
+    res->n = k;
     return RB_OK;
 }
 
 /* {===================================================================================
- * The run: steps 2 to 4, in C or inside the sandbox
+ * 6. Currency: each amount at the month's rate, 12 fraction digits
  * =================================================================================== */
 
-static void run_steps(lua_State *L, void *vctx)
+static rb_status convert(struct run *r)
 {
-    struct run *r = vctx;
     const struct rbi_plan *p = r->p;
-    int hook = 0, lineobj = 0;
-    struct rbi_invoice_view *iv = &r->pl->iv;
+    const char *from = r->usage[0] ? r->usage : "USD";
 
-    r->hl = &r->pl->hl;
-    if (L && p->on_line != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_line);
-        hook = lua_gettop(L);
-        r->hl->live = true;
-        rbi_lapi_line_push(L, r->hl);
-        lineobj = lua_gettop(L);
-    }
-    for (size_t i = 0; i < r->req->nlines && r->rc == RB_OK; i++)
-        line_step(r, hook ? L : NULL, hook, lineobj, i);
-    r->hl->live = false;
-    r->cur = -1;
-    if (r->rc == RB_OK)
-        items_step(r);
-    if (r->rc == RB_OK && L && p->on_invoice != LUA_NOREF) {
-        iv->r = r;
-        iv->live = true;
-        lua_rawgeti(L, LUA_REGISTRYINDEX, p->on_invoice);
-        rbi_lapi_invoice_push(L, iv);
-        lua_call(L, 1, 0);
-        iv->live = false;
-        iv->r = NULL;
-    }
-    if (hook)
-        lua_settop(L, hook - 1);
-}
-
-/* Step 5: drop zero items, convert, round, tax, margin. */
-static rb_status finish_result(struct run *r)
-{
-    struct rb_priced *o = r->out;
-    const struct rbi_plan *p = r->p;
-    rb_price_totals *t = &o->totals;
-    rb_price_margin *m = &o->margin;
-    rb_dec fx, sum = rb_dec_zero(), price = rb_dec_zero(), cost = rb_dec_zero();
-    const char *ucur;
-    size_t w = 0;
-    char mb[16];
-
-    r->cur = -1;
-    ucur = t->usage_currency[0] ? t->usage_currency : "USD"; /* no usage: a zero bill */
-    if (!t->usage_currency[0])
-        memcpy(t->usage_currency, ucur, 4);
-    if (!rbi_plan_fx_rate(p, r->req->month, &fx)) {
-        rb_month_format(r->req->month, mb, sizeof(mb));
-        return fail(r, RB_INVALID, "%s: no exchange rate %s -> %s for %s", p->fx_where, ucur,
-                    p->fx_code, mb);
-    }
-    memcpy(t->currency, p->has_fx ? p->fx_code : ucur, 4);
-    t->fx_rate = fx;
-    for (size_t i = 0; i < o->n; i++) {
-        struct pline *l = &o->lines[i];
-        if (l->item >= 0) {
-            if (rb_dec_sign(&l->partner.price) == 0)
-                continue; /* an item that came to nothing is not shown */
-            l->cust.label = rbi_priced_str(o, p->items[l->item].name);
-            l->partner.rule = rbi_priced_str(o, p->items[l->item].where);
-            if (!l->cust.label || !l->partner.rule)
-                return fail(r, RB_NOMEM, "out of memory");
+    memcpy(r->currency, from, sizeof(r->currency));
+    r->fx = rb_dec_from_int(1);
+    if (p->has_fx && strcmp(p->fx_code, from) != 0) {
+        if (!rbi_plan_fx_rate(p, r->req->month, &r->fx)) {
+            char mon[16];
+            rb_month_format(r->req->month, mon, sizeof(mon));
+            return fail(r, RB_INVALID, "%s%sno exchange rate %s -> %s for %s", p->fx_where,
+                        p->fx_where[0] ? ": " : "", from, p->fx_code, mon);
         }
-        if (p->has_fx && (rb_dec_mul(&l->cust.amount, &l->partner.price, &fx) != RB_OK ||
-                          round_line(&l->cust.amount) != RB_OK))
-            return overflow(r, "converted amount");
-        if (rb_dec_add(&sum, &sum, &l->cust.amount) != RB_OK ||
-            (p->has_fx && rb_dec_add(&price, &price, &l->partner.price) != RB_OK))
-            return overflow(r, "total");
-        if (w != i)
-            o->lines[w] = *l;
-        w++;
+        memcpy(r->currency, p->fx_code, sizeof(r->currency));
+        r->convert = true;
     }
-    o->n = w;
-    if (!p->has_fx)
-        price = sum; /* no conversion: each amount is its price */
-    if (rb_dec_round_currency(&t->subtotal, &sum, t->currency, p->rounding) != RB_OK)
-        return overflow(r, "subtotal");
-    t->tax_rate = rb_dec_zero();
-    t->tax = rb_dec_zero();
-    if (p->has_tax) {
-        rb_dec tx;
-        rbi_strlcpy(t->tax_name, p->tax_name, sizeof(t->tax_name));
-        t->tax_rate = p->tax_rate;
-        if (percent_of(&tx, &t->subtotal, &p->tax_rate) != RB_OK ||
-            rb_dec_round_currency(&t->tax, &tx, t->currency, p->rounding) != RB_OK)
-            return overflow(r, "tax");
+    if (!r->convert)
+        return RB_OK;
+    for (size_t j = 0; j < r->res->n; j++) {
+        struct pline *l = &r->res->lines[j];
+        rb_dec x;
+        if (rb_dec_mul(&x, &l->partner.price, &r->fx) != RB_OK ||
+            round12(&l->cust.amount, &x) != RB_OK) {
+            if (l->partner.input >= 0)
+                return overflow(r, (size_t)l->partner.input, "currency conversion");
+            return fail(r, RB_OVERFLOW,
+                        "currency conversion: amount out of range (more than 38 digits) "
+                        "(line \"%s\")",
+                        l->cust.label);
+        }
     }
-    if (rb_dec_add(&t->total, &t->subtotal, &t->tax) != RB_OK)
-        return overflow(r, "total");
-    /* Partner-only: every input line's cost counts, hidden ones too. */
-    m->billed = m->list = rb_dec_zero();
-    for (size_t i = 0; i < r->req->nlines; i++) {
-        const rb_price_input *in = &r->req->lines[i];
-        if ((r->req->cost && rb_dec_add(&cost, &cost, &r->req->cost[i]) != RB_OK) ||
-            rb_dec_add(&m->billed, &m->billed, &in->billed) != RB_OK ||
-            rb_dec_add(&m->list, &m->list, &in->list) != RB_OK)
-            return overflow(r, "cost");
-    }
-    if (!r->req->cost)
-        cost = m->billed; /* the partner's cost is what AWS billed */
-    if (rb_dec_round_currency(&m->price, &price, ucur, p->rounding) != RB_OK ||
-        rb_dec_round_currency(&m->cost, &cost, ucur, p->rounding) != RB_OK ||
-        rb_dec_round_currency(&m->billed, &m->billed, ucur, p->rounding) != RB_OK ||
-        rb_dec_round_currency(&m->list, &m->list, ucur, p->rounding) != RB_OK ||
-        rb_dec_sub(&m->margin, &m->price, &m->cost) != RB_OK)
-        return overflow(r, "margin");
     return RB_OK;
 }
+
+/* {===================================================================================
+ * 7. Totals: the subtotal rounded once, the tax on it, the partner's figures
+ * =================================================================================== */
+
+static rb_status totals(struct run *r)
+{
+    const struct rbi_plan *p = r->p;
+    struct rb_priced *res = r->res;
+    rb_price_totals *t = &res->totals;
+    rb_price_margin *m = &res->margin;
+    const char *uc = r->usage[0] ? r->usage : "USD";
+    rb_dec sum = rb_dec_zero(), price = rb_dec_zero(), x, hundredth;
+    const char *log;
+    size_t len;
+
+    for (size_t j = 0; j < res->n; j++)
+        if (rb_dec_add(&sum, &sum, &res->lines[j].cust.amount) != RB_OK ||
+            rb_dec_add(&price, &price, &res->lines[j].partner.price) != RB_OK)
+            return fail(r, RB_OVERFLOW, "subtotal: amount out of range (more than 38 digits)");
+    memcpy(t->currency, r->currency, sizeof(t->currency));
+    memcpy(t->usage_currency, r->usage, sizeof(t->usage_currency));
+    t->fx_rate = r->fx;
+    rb_dec_parse(&hundredth, "0.01", 4, NULL);
+    t->tax_rate = p->has_tax ? p->tax_rate : rb_dec_zero();
+    if (p->has_tax)
+        rbi_strlcpy(t->tax_name, p->tax_name, sizeof(t->tax_name));
+    if (rb_dec_round_currency(&t->subtotal, &sum, t->currency, p->rounding) != RB_OK ||
+        rb_dec_mul(&x, &t->subtotal, &t->tax_rate) != RB_OK ||
+        rb_dec_mul(&x, &x, &hundredth) != RB_OK ||
+        rb_dec_round_currency(&t->tax, &x, t->currency, p->rounding) != RB_OK ||
+        rb_dec_add(&t->total, &t->subtotal, &t->tax) != RB_OK)
+        return fail(r, RB_OVERFLOW, "total: amount out of range (more than 38 digits)");
+    if (rb_dec_round_currency(&m->price, &price, uc, p->rounding) != RB_OK ||
+        rb_dec_round_currency(&m->cost, &r->cost, uc, p->rounding) != RB_OK ||
+        rb_dec_sub(&m->margin, &m->price, &m->cost) != RB_OK ||
+        rb_dec_round_currency(&m->billed, &r->billed, uc, p->rounding) != RB_OK ||
+        rb_dec_round_currency(&m->list, &r->list, uc, p->rounding) != RB_OK)
+        return fail(r, RB_OVERFLOW, "margin: amount out of range (more than 38 digits)");
+    m->hidden = (long)res->nhidden;
+    if (r->hooks) {
+        log = rbi_sandbox_log(r->pl->sb, &len);
+        if (len && rbi_buf_append(&res->log, log, len) != RB_OK)
+            return nomem(r);
+    }
+    return RB_OK;
+}
+
+/* {===================================================================================
+ * rb_price: the steps in order
+ * =================================================================================== */
 
 rb_status rb_price(rb_plan *pl, const rb_price_request *req, rb_priced **out, rb_error *err)
 {
     struct run r;
-    struct rb_priced *o;
     rb_status rc;
 
-    if (!out)
+    if (out)
+        *out = NULL;
+    if (!pl || !pl->p || !req || !out || (req->nlines && !req->lines))
         return rbi_error_set(err, RB_MISUSE, "rb_price: missing argument");
-    *out = NULL;
-    if (!pl || !req || (!req->lines && req->nlines))
-        return rbi_error_set(err, RB_MISUSE, "rb_price: missing argument");
-    if (pl->sb && rbi_sandbox_is_stopped(pl->sb))
-        return rbi_error_set(err, RB_MISUSE,
-                             "plan %s was stopped by a limit earlier: compile it again",
-                             pl->p->file);
-    o = rbi_calloc(1, sizeof(*o));
-    if (!o)
-        return rbi_error_set(err, RB_NOMEM, "out of memory");
-    memset(&r, 0, sizeof(r));
-    r.pl = pl;
-    r.p = pl->p;
-    r.req = req;
-    r.out = o;
-    r.cur = -1;
-    rc = prepare(&r);
+    rc = run_begin(&r, pl, req, err);
+    if (rc == RB_OK)
+        rc = check_lines(&r); /* 1 */
+    if (rc == RB_OK)
+        rc = apply_policy(&r); /* 2 */
+    if (rc == RB_OK)
+        rc = result_alloc(&r);
+    if (rc == RB_OK)
+        rc = ladders_prepare(&r);
+    if (rc == RB_OK)
+        rc = price_lines(&r); /* 3 */
+    if (rc == RB_OK)
+        rc = price_items(&r); /* 4 */
+    if (rc == RB_OK)
+        rc = invoice_hook(&r); /* 5 */
+    if (rc == RB_OK)
+        rc = convert(&r); /* 6 */
+    if (rc == RB_OK)
+        rc = totals(&r); /* 7 */
     if (rc == RB_OK) {
-        bool hooks = pl->sb && (r.p->on_line != LUA_NOREF || r.p->on_invoice != LUA_NOREF);
-        if (hooks) {
-            rbi_sandbox_begin(pl->sb);
-            rc = rbi_sandbox_run(pl->sb, run_steps, &r);
-            pl->hl.live = pl->iv.live = false; /* a raise skipped the resets in run_steps */
-            pl->iv.r = NULL;
-            if (rc != RB_OK) {
-                char msg[sizeof(r.msg)];
-                rbi_strlcpy(msg, rbi_sandbox_errmsg(pl->sb), sizeof(msg));
-                r.rc = RB_OK;
-                fail(&r, rc, "%s", msg);
-            } else {
-                size_t len;
-                const char *log = rbi_sandbox_log(pl->sb, &len);
-                if (len && rbi_buf_append(&o->log, log, len) != RB_OK)
-                    fail(&r, RB_NOMEM, "out of memory");
-            }
-        } else {
-            run_steps(NULL, &r);
-        }
-        if (r.rc == RB_OK)
-            finish_result(&r);
-        rc = r.rc;
+        *out = r.res;
+        r.res = NULL;
     }
-    if (rc != RB_OK) {
-        rbi_error_set(err, rc, "%s", r.msg[0] ? r.msg : rb_strerror(rc));
-        rb_priced_free(o);
-        o = NULL;
-    }
-    run_release(&r);
-    *out = o;
+    run_end(&r);
     return rc;
 }
