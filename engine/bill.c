@@ -587,6 +587,7 @@ static rb_status price_lines(rb_txn *txn, const char *org, int month, const rb_p
         req.lines = in;
         req.nlines = n;
         req.cost = cost;
+        req.lines_only = true; /* only the lines' prices make the cost below */
         rc = rb_price(pl, &req, &up, &err);
         rb_plan_free(pl);
         pl = NULL;
@@ -624,6 +625,7 @@ static rb_status price_lines(rb_txn *txn, const char *org, int month, const rb_p
     req.lines = in;
     req.nlines = n;
     req.cost = cost;
+    req.lines_only = false;
     rc = rb_price(pl, &req, out, &err);
     if (rc != RB_OK)
         rc = rbi_txn_error(txn, rc, "%s", err.msg);

@@ -1249,6 +1249,23 @@ static rb_status totals(struct run *r)
     return RB_OK;
 }
 
+/* A request for the lines only (an upstream plan making a chain's cost) stops after step 3:
+ * no items, no on_invoice, no currency (so no exchange rate is needed) and zero totals. */
+static void lines_only(struct run *r)
+{
+    rb_price_totals *t = &r->res->totals;
+
+    memset(t, 0, sizeof(*t));
+    memset(&r->res->margin, 0, sizeof(r->res->margin));
+    memcpy(t->currency, r->usage[0] ? r->usage : "USD", sizeof(t->currency));
+    memcpy(t->usage_currency, r->usage, sizeof(t->usage_currency));
+    t->fx_rate = rb_dec_from_int(1);
+    t->subtotal = t->tax = t->total = t->tax_rate = rb_dec_zero();
+    r->res->margin.price = r->res->margin.cost = r->res->margin.margin = rb_dec_zero();
+    r->res->margin.billed = r->res->margin.list = rb_dec_zero();
+    r->res->margin.hidden = (long)r->res->nhidden;
+}
+
 /* {===================================================================================
  * rb_price: the steps in order
  * =================================================================================== */
@@ -1273,14 +1290,18 @@ rb_status rb_price(rb_plan *pl, const rb_price_request *req, rb_priced **out, rb
         rc = ladders_prepare(&r);
     if (rc == RB_OK)
         rc = price_lines(&r); /* 3 */
-    if (rc == RB_OK)
-        rc = price_items(&r); /* 4 */
-    if (rc == RB_OK)
-        rc = invoice_hook(&r); /* 5 */
-    if (rc == RB_OK)
-        rc = convert(&r); /* 6 */
-    if (rc == RB_OK)
-        rc = totals(&r); /* 7 */
+    if (rc == RB_OK && req->lines_only) {
+        lines_only(&r);
+    } else {
+        if (rc == RB_OK)
+            rc = price_items(&r); /* 4 */
+        if (rc == RB_OK)
+            rc = invoice_hook(&r); /* 5 */
+        if (rc == RB_OK)
+            rc = convert(&r); /* 6 */
+        if (rc == RB_OK)
+            rc = totals(&r); /* 7 */
+    }
     if (rc == RB_OK) {
         *out = r.res;
         r.res = NULL;

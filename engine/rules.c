@@ -761,7 +761,7 @@ static void run_test(const char *path, const char *src, size_t len, const rb_lim
         rb_plan *upl = NULL;
         rb_priced *ur = NULL;
         rb_price_request req = {tc->customer ? tc->customer : "o-testcustomer", tc->month, fx.in,
-                                fx.n, cost};
+                                fx.n, cost, true};
         rc = up ? read_file(up, &usrc, &ulen, RBI_SOURCE_MAX, &err)
                 : rbi_error_set(&err, RB_NOMEM, "out of memory");
         if (rc == RB_OK)
@@ -790,7 +790,7 @@ static void run_test(const char *path, const char *src, size_t len, const rb_lim
         goto out;
     {
         rb_price_request req = {tc->customer ? tc->customer : "o-testcustomer", tc->month, fx.in,
-                                fx.n, cost};
+                                fx.n, cost, false};
         rc = rb_plan_compile(&pl, path, src, len, limits, &err);
         if (rc == RB_OK)
             rc = rb_price(pl, &req, &res, &err);

@@ -923,6 +923,9 @@ typedef struct rb_price_request {
     const rb_price_input *lines; /**< borrowed until rb_priced_free() */
     size_t nlines;
     const rb_dec *cost;          /**< the partner's cost per line; NULL: each line's billed */
+    bool lines_only;             /**< price the lines only (policy, rules, on_line): no custom
+                                      items, on_invoice, currency or tax, and zero totals; what
+                                      an upstream plan of a chain does to make the cost */
 } rb_price_request;
 
 /**

@@ -300,7 +300,7 @@ int main(int argc, char **argv)
     for (int c = 0; c < customers; c++) {
         rb_plan *pl = NULL;
         rb_priced *p = NULL;
-        rb_price_request req;
+        rb_price_request req = {0};
         rb_dec sum = rb_dec_zero(), lua_sum;
         char id[32], want[RB_DEC_BUFSZ];
 

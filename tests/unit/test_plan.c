@@ -371,7 +371,7 @@ static void test_helpers(void)
                       "  vat.tax('FI'),\n"
                       "}\n";
     rb_price_input in[2];
-    rb_price_request req = {"o-x", 0, in, 2, NULL};
+    rb_price_request req = {"o-x", 0, in, 2, NULL, false};
     rb_priced *r = NULL;
 
     INT_EQ(compile(src, &pl, &err), RB_OK);
@@ -408,7 +408,7 @@ static rb_status price_src(const char *src, const rb_price_input *in, size_t n, 
                            rb_error *err)
 {
     rb_plan *pl = NULL;
-    rb_price_request req = {"o-hookcustomer", M("2026-11"), in, n, NULL};
+    rb_price_request req = {"o-hookcustomer", M("2026-11"), in, n, NULL, false};
     rb_status rc = compile(src, &pl, err);
 
     *r = NULL;
@@ -645,7 +645,7 @@ static void test_limits(void)
     rb_plan *pl = NULL;
     rb_error err;
     rb_price_input in[1];
-    rb_price_request req = {"o-x", 0, in, 1, NULL};
+    rb_price_request req = {"o-x", 0, in, 1, NULL, false};
     rb_priced *r = NULL;
     const char *src = "return rebill.plan { on_line = function(l) local t = {}\n"
                       " for i = 1, 1e9 do t[i] = i end end }";

@@ -128,7 +128,7 @@ static rb_plan *wrap(struct rbi_plan *p)
 static rb_priced *price(rb_plan *pl, const rb_price_input *in, size_t n, const char *month,
                         const rb_dec *cost, rb_error *err)
 {
-    rb_price_request req = {"o-customer01", M(month), in, n, cost};
+    rb_price_request req = {"o-customer01", M(month), in, n, cost, false};
     rb_priced *out = NULL;
 
     rb_price(pl, &req, &out, err);

@@ -87,7 +87,7 @@ static rb_status price(rb_plan *pl, const char *customer, const char *month,
                        const rb_price_input *in, size_t n, const rb_dec *cost, rb_priced **out,
                        rb_error *err)
 {
-    rb_price_request req = {customer, M(month), in, n, cost};
+    rb_price_request req = {customer, M(month), in, n, cost, false};
 
     *out = NULL;
     err->msg[0] = '\0';
@@ -394,6 +394,50 @@ static void test_chain_costs(void)
     }
 }
 
+/* An upstream plan of a chain prices the lines only (docs/rules.md "Chains"): its items,
+ * tax and currency make no part of the cost, so a month it has no exchange rate for is no
+ * error, and the result has the line prices and zero totals. */
+static void test_lines_only(void)
+{
+    static const char src[] =
+        "return rebill.plan { base = 'billed', rebill.markup { percent = 10 },\n"
+        "  rebill.fee { name = 'Dist fee', amount = 50 },\n"
+        "  rebill.tax { name = 'VAT', rate = 20 },\n"
+        "  rebill.currency { code = 'EUR', rates = { ['2026-10'] = 0.9 } },\n"
+        "  on_line = function(l) if l.usage_type == 'Hooked' then return l.cost + 1 end end,\n"
+        "  on_invoice = function(inv) inv:add { name = 'Added', amount = 7 } end }";
+    rb_plan *pl = compile("upstream.lua", src);
+    rb_price_input in[3];
+    rb_price_request req;
+    rb_priced *r = NULL;
+    rb_error err;
+
+    if (!pl)
+        return;
+    in[0] = in1(A1, "AmazonEC2", "BoxUsage", "Usage", "1", "100");
+    in[1] = in1(A1, "AmazonEC2", "Hooked", "Usage", "1", "40");
+    in[2] = in1(A1, "AmazonEC2", "", "EdpDiscount", "0", "-5");
+    req = (rb_price_request){"o-reseller01", M("2026-11"), in, 3, NULL, true};
+    INT_EQ(rb_price(pl, &req, &r, &err), RB_OK);
+    if (r) {
+        /* 100 x 1.1 = 110; the hook: 40 + 1 = 41; the EDP line hidden: 0 */
+        STR_EQ(norm(rb_priced_input_price(r, 0)), "110");
+        STR_EQ(norm(rb_priced_input_price(r, 1)), "41");
+        STR_EQ(norm(rb_priced_input_price(r, 2)), "0");
+        INT_EQ(rb_priced_count(r), 2); /* no fee line, no line from on_invoice */
+        STR_EQ(norm(rb_priced_totals(r)->total), "0");
+        STR_EQ(norm(rb_priced_totals(r)->tax), "0");
+        STR_EQ(rb_priced_totals(r)->currency, "USD");
+    }
+    rb_priced_free(r);
+    /* the whole run of the same plan and month is refused: no rate for 2026-11 */
+    req.lines_only = false;
+    INT_EQ(rb_price(pl, &req, &r, &err), RB_INVALID);
+    STR_HAS(err.msg, "no exchange rate USD -> EUR for 2026-11");
+    OK(r == NULL, "no result for a refused run");
+    rb_plan_free(pl);
+}
+
 /* {===================================================================================
  * The invoice view: items in force, set_item, add
  * =================================================================================== */
@@ -681,7 +725,7 @@ static void test_bad_requests(void)
 {
     rb_plan *pl = NULL;
     rb_priced *r = (rb_priced *)&r; /* not NULL: a refusal must clear it */
-    rb_price_request req = {"o-customer01", M("2026-11"), NULL, 2, NULL};
+    rb_price_request req = {"o-customer01", M("2026-11"), NULL, 2, NULL, false};
     rb_price_input in[1];
     rb_error err;
 
@@ -715,6 +759,7 @@ int main(void)
     test_hook_errors_leave_nothing();
     test_graduated_any_order();
     test_chain_costs();
+    test_lines_only();
     test_invoice_edits();
     test_itemized();
     test_currency_edges();
