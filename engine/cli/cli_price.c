@@ -179,7 +179,7 @@ static void text_result(const char *org, int month, const char *plan, const rb_p
 
     rb_month_format(month, mb, sizeof(mb));
     printf("customer %s  period %s  plan %s\n", org, mb, plan);
-    if (strcmp(t->currency, t->usage_currency) != 0)
+    if (t->usage_currency[0] && strcmp(t->currency, t->usage_currency) != 0) /* "": no usage */
         printf("invoice in %s at %s per %s\n", t->currency, fmt(&t->fx_rate, a), t->usage_currency);
     if (lines) {
         printf("\n  %-12s %-22s %-28s %16s  %s\n", "ACCOUNT", "SERVICE", "USAGE TYPE / ITEM",
@@ -204,7 +204,8 @@ static void text_result(const char *org, int month, const char *plan, const rb_p
     printf("  %-44s %16s\n", "total", fmt(&t->total, a));
     printf("\npartner only: price %s, cost %s, margin %s %s (%ld lines hidden from the "
            "customer)\n",
-           fmt(&m->price, a), fmt(&m->cost, b), fmt(&m->margin, c), t->usage_currency, m->hidden);
+           fmt(&m->price, a), fmt(&m->cost, b), fmt(&m->margin, c),
+           t->usage_currency[0] ? t->usage_currency : t->currency, m->hidden);
 }
 
 struct price_one {

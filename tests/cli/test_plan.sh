@@ -69,6 +69,16 @@ json_is "C currency" "j['currency']" "USD"
 json_is "C EC2 group" "[g['amount'] for g in j['groups'] if g['key']=='AmazonEC2'][0]" \
     "69.120000000000"
 json_is "C line rule" "j['lines'][0]['rule']" "list"
+# a month without usage (the transfer is in force in 2026-12, nothing imported): a zero bill in
+# USD, its usage currency empty ("" when there is none), and no "invoice in X at R per" line
+ok "price C in a month without usage" price --org $C --period 2026-12
+expect_out "zero total" "  total                                                    0.00"
+check "no conversion line without usage" sh -c "! printf '%s' \"\$1\" | grep -q 'invoice in'" - "$out"
+expect_out "partner figures in the invoice currency" "margin 0.00 USD"
+ok "price C in a month without usage --json" --json price --org $C --period 2026-12
+json_is "no usage: usage currency" "j['usage_currency']" ""
+json_is "no usage: currency" "j['currency']" "USD"
+json_is "no usage: no lines" "len(j['lines'])" "0"
 # R's bill (D bills it): RDS 172.80 + C's lines 142.12; D pays AWS 314.13
 ok "price R" --json price --org $R --period 2026-11
 json_is "R total" "j['totals']['total']" "314.92"
