@@ -313,7 +313,8 @@ struct rbi_hook_line {
     const struct rbi_rule *rule;
     bool live; /* false outside the hook call: a stashed line object raises */
 };
-/* Push the line object of `hl` (one userdata per sandbox, reused for every line). [-0, +1, m] */
+/* Push a new line object that reads `hl` (price.c pushes one per run and reuses it for every
+ * line, filling `hl` before each call). [-0, +1, m] */
 RBI_FUNC void rbi_lapi_line_push(lua_State *L, struct rbi_hook_line *hl);
 
 /* The invoice an on_invoice hook sees and edits: price.c implements these for lapi_rebill.c.
