@@ -2,11 +2,14 @@
  * bill.c -- pricing stored usage: an organization's month from the store, attributed to the
  * organizations it pays for through billing transfers, priced by the plan in force.
  *
- * Provides: rb_price_org, rb_price_all and rb_price_diff of include/rebill.h.
+ * Provides: rb_price_org, rb_price_all, rb_price_diff and rb_usage_cache_new/free of
+ * include/rebill.h; rbi_price_org_cached (rb_price_org with a cache, for invoice.c).
  * Uses: usage.c's key layout (daily aggregates), org.c (membership at a date), transfer.c
- * (who pays for whom), plan.c (the plan in force), rules.c (compiling it), price.c (rb_price).
+ * (who pays for whom), plan.c (the plan in force), rules.c (compiling it), price.c (rb_price),
+ * the usage epoch (store.c) that validates a cache.
  * Must never: write to the store (pricing is a read); price a line of an organization the
- * payer does not pay for that month.
+ * payer does not pay for that month; price from a cache loaded at another epoch, month or
+ * store; keep in a cache what a transaction that changed usage itself loaded.
  */
 #include "price.h"
 #include "usage.h"
@@ -28,6 +31,7 @@
 
 struct uline {
     int org;
+    bool overflow; /* a sum went past 38 digits (defer_overflow): pricing the line fails */
     rb_price_input in;
 };
 
@@ -40,10 +44,14 @@ struct att {
 struct orgset;
 static bool orgset_has(const struct orgset *s, const char *org);
 
+/* A loaded month. Shared by reference count: a cache and the results priced from it each
+ * hold one (results borrow its strings). 'txn' and 'only' are used while loading only. */
 struct usage_set {
+    int refs;
     rb_txn *txn;
     int month;
     const struct orgset *only; /* load only these organizations' usage; NULL: every one */
+    bool defer_overflow;       /* an overflowing line fails when selected, not the load */
     struct rbi_strtab st;
     char (*orgs)[RB_ORG_ID_MAX + 1];
     bool *keep; /* per org: in `only` */
@@ -142,11 +150,9 @@ const char *rbi_strtab_intern(struct rbi_strtab *t, const char *p, size_t n)
     return d;
 }
 
-static void usage_set_free(void *vp)
+static void usage_set_unref(struct usage_set *u)
 {
-    struct usage_set *u = vp;
-
-    if (!u)
+    if (!u || --u->refs > 0)
         return;
     rbi_strtab_release(&u->st);
     rbi_free(u->orgs);
@@ -283,6 +289,13 @@ static rb_status add_amount(rb_dec *a, const rb_dec *b)
     return rb_dec_add(a, a, b);
 }
 
+static rb_status overflow_error(rb_txn *txn, const rb_price_input *in)
+{
+    return rbi_txn_error(txn, RB_OVERFLOW,
+                         "usage of account %s, service %s is out of range (more than 38 digits)",
+                         in->account, in->service);
+}
+
 static rb_status usage_one(const struct rbi_val *k, const struct rbi_val *v, void *ctx)
 {
     struct usage_set *u = ctx;
@@ -372,11 +385,13 @@ static rb_status usage_one(const struct rbi_val *k, const struct rbi_val *v, voi
         rb_price_input *in = &u->v[u->agg[j]].in;
         if (add_amount(&in->quantity, &amt[0]) != RB_OK ||
             add_amount(&in->billed, &amt[1]) != RB_OK || add_amount(&in->list, &amt[2]) != RB_OK ||
-            add_amount(&in->effective, &amt[3]) != RB_OK)
-            return rbi_txn_error(u->txn, RB_OVERFLOW,
-                                 "usage of account %s, service %s is out of range (more than 38 "
-                                 "digits)",
-                                 dims[0], dims[1]);
+            add_amount(&in->effective, &amt[3]) != RB_OK) {
+            if (u->defer_overflow) { /* another organization's line must not fail this one */
+                u->v[u->agg[j]].overflow = true;
+                return RB_OK;
+            }
+            return overflow_error(u->txn, in);
+        }
     }
     return RB_OK;
 }
@@ -406,9 +421,11 @@ static int uline_cmp(const void *pa, const void *pb, void *ctx)
 }
 
 /* Every stored aggregate of the month, attributed and summed; with `only`, those of its
- * organizations alone. */
+ * organizations alone. With defer_overflow, a line whose sum overflows is marked and fails
+ * only when usage_select() picks it (for a cache: one customer's line must not fail the
+ * others). *out holds one reference. */
 static rb_status usage_load(rb_txn *txn, int month, const struct orgset *only,
-                            struct usage_set **out)
+                            bool defer_overflow, struct usage_set **out)
 {
     struct usage_set *u = rbi_calloc(1, sizeof(*u));
     unsigned char pk[4];
@@ -417,21 +434,30 @@ static rb_status usage_load(rb_txn *txn, int month, const struct orgset *only,
     *out = NULL;
     if (!u)
         return rbi_txn_error(txn, RB_NOMEM, "out of memory");
+    u->refs = 1;
     u->txn = txn;
     u->month = month;
     u->only = only;
+    u->defer_overflow = defer_overflow;
     rbi_be32_put(pk, (uint32_t)month);
     rc = rbi_scan(txn, RBI_DB_USAGE, pk, 4, usage_one, u);
     if (rc != RB_OK) {
-        usage_set_free(u);
+        usage_set_unref(u);
         return rc;
     }
     if (u->n > 1) /* qsort_r on a NULL array is undefined, even for 0 elements */
         qsort_r(u->v, u->n, sizeof(*u->v), uline_cmp, u);
-    rbi_free(u->agg); /* indexes are stale after the sort */
+    /* What only loading needs goes: indexes are stale after the sort, the attribution memo
+     * and `only` are of no use after, and the set may outlive the transaction and `only`. */
+    rbi_free(u->agg);
     rbi_free(u->agg_hash);
+    rbi_free(u->att);
     u->agg = NULL;
     u->agg_hash = NULL;
+    u->att = NULL;
+    u->att_mask = u->att_n = 0;
+    u->txn = NULL;
+    u->only = NULL;
     *out = u;
     return RB_OK;
 }
@@ -494,7 +520,7 @@ static bool orgset_has(const struct orgset *s, const char *org)
 }
 
 /* The lines of the orgs in s: a new array of inputs borrowing u's strings. */
-static rb_status usage_select(const struct usage_set *u, const struct orgset *s,
+static rb_status usage_select(rb_txn *txn, const struct usage_set *u, const struct orgset *s,
                               rb_price_input **out, size_t *n)
 {
     rb_price_input *v = rbi_malloc((u->n + 1) * sizeof(*v));
@@ -503,10 +529,16 @@ static rb_status usage_select(const struct usage_set *u, const struct orgset *s,
     *out = NULL;
     *n = 0;
     if (!v)
-        return rbi_txn_error(u->txn, RB_NOMEM, "out of memory");
-    for (size_t i = 0; i < u->n; i++)
-        if (orgset_has(s, u->orgs[u->v[i].org]))
-            v[k++] = u->v[i].in;
+        return rbi_txn_error(txn, RB_NOMEM, "out of memory");
+    for (size_t i = 0; i < u->n; i++) {
+        if (!orgset_has(s, u->orgs[u->v[i].org]))
+            continue;
+        if (u->v[i].overflow) {
+            rbi_free(v);
+            return overflow_error(txn, &u->v[i].in);
+        }
+        v[k++] = u->v[i].in;
+    }
     *out = v;
     *n = k;
     return RB_OK;
@@ -541,7 +573,7 @@ static rb_status plan_for(rb_txn *txn, const char *org, int month, const rb_limi
 }
 
 struct owned_input {
-    struct usage_set *u; /* NULL when shared */
+    struct usage_set *u; /* a reference to the set `in` borrows from; NULL when the caller's */
     rb_price_input *in;
 };
 
@@ -551,7 +583,7 @@ static void owned_input_free(void *vp)
 
     if (!o)
         return;
-    usage_set_free(o->u);
+    usage_set_unref(o->u);
     rbi_free(o->in);
     rbi_free(o);
 }
@@ -665,7 +697,7 @@ static rb_status price_from_set(rb_txn *txn, const struct usage_set *u, const ch
 
     *out = NULL;
     if (rc == RB_OK)
-        rc = usage_select(u, &s, &in, &n);
+        rc = usage_select(txn, u, &s, &in, &n);
     rbi_free(s.v);
     if (rc != RB_OK)
         return rc;
@@ -686,8 +718,78 @@ static rb_status price_from_set(rb_txn *txn, const struct usage_set *u, const ch
     return RB_OK;
 }
 
-rb_status rb_price_org(rb_txn *txn, const char *org, int month, const rb_price_opts *opts,
-                       rb_priced **out)
+/* {===================================================================================
+ * The month's usage cache
+ *
+ * Valid for (store handle, month, usage epoch). The epoch is read in the caller's
+ * transaction, so what it says is what that transaction sees; a transaction that bumped it
+ * itself (rbi_usage_epoch_is_pending) sees usage that an abort would take back, at an epoch
+ * number the next writer reuses: it is priced without the cache, which stays as it was.
+ * =================================================================================== */
+
+struct rb_usage_cache {
+    uint64_t store;      /* rbi_store_serial() of the store it was loaded from */
+    int month;
+    uint64_t epoch;      /* the usage epoch it was loaded at */
+    struct usage_set *u; /* every organization's usage of the month (a reference); NULL: empty */
+    long loads;          /* months loaded (rbi_usage_cache_loads, for the tests) */
+};
+
+rb_status rb_usage_cache_new(rb_usage_cache **out)
+{
+    if (!out)
+        return RB_MISUSE;
+    *out = rbi_calloc(1, sizeof(**out));
+    return *out ? RB_OK : RB_NOMEM;
+}
+
+void rb_usage_cache_free(rb_usage_cache *c)
+{
+    if (!c)
+        return;
+    usage_set_unref(c->u);
+    rbi_free(c);
+}
+
+long rbi_usage_cache_loads(const rb_usage_cache *c)
+{
+    return c->loads;
+}
+
+bool rbi_usage_cache_is_empty(const rb_usage_cache *c)
+{
+    return c->u == NULL;
+}
+
+/* The month's usage of every organization, from the cache, or loaded into it first in this
+ * transaction: *out gets a new reference. The old content goes before the load (one month in
+ * memory at a time), so a failed load leaves the cache empty. */
+static rb_status cache_get(rb_txn *txn, rb_usage_cache *c, int month, struct usage_set **out)
+{
+    uint64_t store = rbi_store_serial(rb_txn_store(txn)), epoch;
+    rb_status rc = rbi_usage_epoch(txn, &epoch);
+
+    *out = NULL;
+    if (rc != RB_OK)
+        return rc;
+    if (!c->u || c->store != store || c->month != month || c->epoch != epoch) {
+        usage_set_unref(c->u);
+        c->u = NULL;
+        rc = usage_load(txn, month, NULL, true, &c->u);
+        if (rc != RB_OK)
+            return rc;
+        c->store = store;
+        c->month = month;
+        c->epoch = epoch;
+        c->loads++;
+    }
+    c->u->refs++;
+    *out = c->u;
+    return RB_OK;
+}
+
+rb_status rbi_price_org_cached(rb_txn *txn, const char *org, int month, const rb_price_opts *opts,
+                               rb_usage_cache *cache, rb_priced **out)
 {
     struct usage_set *u = NULL;
     rb_status rc;
@@ -696,25 +798,33 @@ rb_status rb_price_org(rb_txn *txn, const char *org, int month, const rb_price_o
         return RB_MISUSE;
     *out = NULL;
     rc = check_org_month(txn, org, month);
-    if (rc == RB_OK) { /* only the usage of the organizations org pays for */
+    if (rc == RB_OK && cache && !rbi_usage_epoch_is_pending(txn)) {
+        rc = cache_get(txn, cache, month, &u);
+    } else if (rc == RB_OK) { /* only the usage of the organizations org pays for */
         struct orgset only;
         rc = orgset_build(txn, org, month, &only);
         if (rc == RB_OK)
-            rc = usage_load(txn, month, &only, &u);
+            rc = usage_load(txn, month, &only, false, &u);
         rbi_free(only.v);
     }
     if (rc == RB_OK)
         rc = price_from_set(txn, u, org, month, opts, out);
     if (rc != RB_OK) {
-        usage_set_free(u);
+        usage_set_unref(u);
         return rc;
     }
-    /* The result keeps the period's strings. */
+    /* The result keeps the period's strings: it takes over the reference. */
     {
         struct owned_input *own = (*out)->owned;
         own->u = u;
     }
     return RB_OK;
+}
+
+rb_status rb_price_org(rb_txn *txn, const char *org, int month, const rb_price_opts *opts,
+                       rb_priced **out)
+{
+    return rbi_price_org_cached(txn, org, month, opts, NULL, out);
 }
 
 struct all_ctx {
@@ -775,10 +885,10 @@ rb_status rb_price_all(rb_txn *txn, int month, const rb_price_opts *opts, rb_pri
     c.opts = opts;
     c.cb = cb;
     c.ctx = ctx;
-    rc = usage_load(txn, month, NULL, &c.u);
+    rc = usage_load(txn, month, NULL, false, &c.u);
     if (rc == RB_OK)
         rc = rb_org_list(txn, all_one, &c);
-    usage_set_free(c.u);
+    usage_set_unref(c.u);
     if (failed)
         *failed = c.failed;
     return rc;

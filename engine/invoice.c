@@ -5,7 +5,8 @@
  * Provides: rb_profile_set/get; rb_invoice_preview/issue/void/get/list; for the tests and
  * lapi_md.c, rbi_inv_render() and rbi_inv_round_lines(); for layout.c, rbi_inv_layout_check()
  * (invoice.h).
- * Uses: rb_price_org() (bill.c) for the priced lines, rb_payer_of() for the issuer, the
+ * Uses: rb_price_org() (bill.c) for the priced lines (rbi_price_org_cached() with the
+ * caller's rb_usage_cache for the invoice's own month), rb_payer_of() for the issuer, the
  * sandbox for layouts (lapi_md.c gives them the builder), rbi_layout_resolve() (layout.c) for
  * the layout of a document, rb_render_html/rb_render_page, the key/value layer ("invoices",
  * "invoice_index", "profiles"; meta counters for numbering).
@@ -1260,7 +1261,10 @@ static rb_status build_doc(struct build *b, const char *kind)
         return rc;
     memset(&po, 0, sizeof(po));
     po.limits = b->opts ? b->opts->limits : NULL;
-    rc = rb_price_org(b->txn, b->org, b->month, &po, &b->p);
+    /* The invoice's own month through the caller's cache, if any; corrections() prices the
+     * earlier months without it (one cache holds one month). */
+    rc = rbi_price_org_cached(b->txn, b->org, b->month, &po, b->opts ? b->opts->cache : NULL,
+                              &b->p);
     if (rc != RB_OK)
         return rc;
     t = rb_priced_totals(b->p);

@@ -11,6 +11,8 @@
  *             val: v1 {str name}
  *   members   key: 12 ASCII digits + be64(since), 20 bytes; keys of one account sort by time
  *             val: v1 {str org, i64 until}   (until is RB_TIME_OPEN while current)
+ *   every write of a membership bumps the usage epoch (rbi_usage_epoch_bump, store.c): it
+ *   changes the organization usage is attributed to
  *
  * Invariants kept here: every account has at least one membership; an account's memberships
  * do not overlap and only the latest may be open; an org's management account joins it at
@@ -327,6 +329,8 @@ static rb_status put_member(rb_txn *txn, const rb_membership *m, unsigned flags)
     }
     member_key(key, m->account, m->since);
     rc = rbi_put(txn, RBI_DB_MEMBERS, key, sizeof(key), b.data, b.len, flags);
+    if (rc == RB_OK) /* the organization usage is attributed to changes (bill.c's cache) */
+        rc = rbi_usage_epoch_bump(txn);
 out_release:
     rbi_buf_release(&b);
     return rc;

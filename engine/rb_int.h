@@ -172,6 +172,27 @@ RBI_FUNC rb_status rbi_del_prefix(rb_txn *txn, enum rbi_db db, const void *prefi
 /* Next value of a named counter in "meta" (starts at 1). */
 RBI_FUNC rb_status rbi_next_seq(rb_txn *txn, const char *name, uint64_t *out);
 
+/* The usage epoch (store.c): a counter in "meta" (absent: 0) bumped in the same transaction
+ * as every write that can change a month's attributed usage (the aggregates of an import,
+ * account memberships; once per transaction, however many such writes), so that equal
+ * epochs of one store mean equal usage. A cache of usage (bill.c) is valid while the epoch
+ * it was loaded at is the current one. A transaction that bumped it reads an epoch that is
+ * not committed, and that an abort gives back to the next writer: is_pending says so, and no
+ * cache may keep what such a transaction loads. */
+RBI_FUNC rb_status rbi_usage_epoch(rb_txn *txn, uint64_t *out);
+RBI_FUNC rb_status rbi_usage_epoch_bump(rb_txn *txn);
+RBI_FUNC bool rbi_usage_epoch_is_pending(const rb_txn *txn);
+/* A number no other store handle opened by this process has (1, 2, ...): what tells a cache
+ * which store it was loaded from, even if a closed handle's memory is reused. */
+RBI_FUNC uint64_t rbi_store_serial(const rb_store *s);
+/* rb_price_org() with a cache of the month's usage (bill.c; NULL: rb_price_org()). */
+RBI_FUNC rb_status rbi_price_org_cached(rb_txn *txn, const char *org, int month,
+                                        const rb_price_opts *opts, rb_usage_cache *cache,
+                                        rb_priced **out);
+/* For the tests (bill.c): how many times the cache loaded a month; whether it holds none. */
+RBI_FUNC long rbi_usage_cache_loads(const rb_usage_cache *c);
+RBI_FUNC bool rbi_usage_cache_is_empty(const rb_usage_cache *c);
+
 /* Set the store's message from a transaction and return code. (A failed rbi_put/rbi_del
  * has already marked the transaction abort-only; a refusal reported here does not, the
  * caller simply returns the code and rb_store_update aborts.) */

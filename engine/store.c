@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 
 #define INITIAL_MAPSIZE ((size_t)64 << 20) /* 64 MiB; doubles when full */
 #define MAX_GROWTHS 40
+
+static atomic_uint_fast64_t store_serials; /* handles opened so far, in any thread */
 
 static const char *const db_names[RBI_DB__COUNT] = {
     [RBI_DB_META] = "meta",
@@ -44,6 +47,7 @@ struct rb_store {
     bool rdonly;
     bool panicked;       /* MDB_PANIC seen: every call fails until closed */
     int last_mdb_rc;     /* raw LMDB code of the last failure, for logs */
+    uint64_t serial;     /* this handle among every one the process opened (rbi_store_serial) */
     char path[1024];
     char errmsg[2048];
 };
@@ -54,6 +58,7 @@ struct rb_txn {
     bool rdonly;
     bool failed; /* a write failed: abort-only */
     bool full;   /* MDB_MAP_FULL seen: rb_store_update grows the map and retries */
+    bool usage_changed; /* rbi_usage_epoch_bump() was called: the epoch read is not committed */
 };
 
 /* {===================================================================================
@@ -257,6 +262,7 @@ rb_status rb_store_open(rb_store **out, const char *path, unsigned flags, rb_err
     if (!s)
         return rbi_error_set(err, RB_NOMEM, "out of memory opening '%s'", path);
     rbi_strlcpy(s->path, path, sizeof(s->path));
+    s->serial = atomic_fetch_add(&store_serials, 1) + 1;
     s->rdonly = (flags & RB_OPEN_RDONLY) != 0;
     if (s->rdonly)
         envflags |= MDB_RDONLY;
@@ -339,6 +345,11 @@ void rb_store_close(rb_store *s)
     rbi_free(s);
 }
 
+uint64_t rbi_store_serial(const rb_store *s)
+{
+    return s->serial;
+}
+
 rb_store *rb_txn_store(rb_txn *txn)
 {
     return txn->s;
@@ -381,7 +392,7 @@ static rb_status grow_map(struct rb_store *s)
 static rb_status run_txn(struct rb_store *s, bool rdonly, rb_txn_fn fn, void *ctx)
 {
     for (int attempt = 0; attempt < MAX_GROWTHS; attempt++) {
-        struct rb_txn txn = {NULL, s, rdonly, false, false};
+        struct rb_txn txn = {NULL, s, rdonly, false, false, false};
         rb_status rc;
         int mrc;
 
@@ -659,6 +670,55 @@ rb_status rbi_next_seq(rb_txn *txn, const char *name, uint64_t *out)
     if (rc == RB_OK)
         *out = next;
     return rc;
+}
+
+/* {===================================================================================
+ * The usage epoch: "meta" key usage:epoch, 8 bytes big-endian, absent = 0 (docs/storage.md)
+ * =================================================================================== */
+
+#define EPOCH_KEY "usage:epoch"
+
+rb_status rbi_usage_epoch(rb_txn *txn, uint64_t *out)
+{
+    struct rbi_val v;
+    rb_status rc = rbi_get(txn, RBI_DB_META, EPOCH_KEY, sizeof(EPOCH_KEY) - 1, &v);
+
+    *out = 0;
+    if (rc == RB_NOTFOUND)
+        return RB_OK;
+    if (rc != RB_OK)
+        return rc;
+    if (v.len != 8)
+        return rbi_txn_error(txn, RB_CORRUPT, "bad '%s' in 'meta': %zu bytes, want 8", EPOCH_KEY,
+                             v.len);
+    *out = rbi_be64_get(v.data);
+    return RB_OK;
+}
+
+/* Once per transaction: a second bump in the same one changes nothing a reader could see. */
+rb_status rbi_usage_epoch_bump(rb_txn *txn)
+{
+    unsigned char buf[8];
+    uint64_t e;
+    rb_status rc;
+
+    if (!txn)
+        return RB_MISUSE;
+    if (txn->usage_changed)
+        return RB_OK;
+    rc = rbi_usage_epoch(txn, &e);
+    if (rc != RB_OK)
+        return rc;
+    rbi_be64_put(buf, e + 1);
+    rc = rbi_put(txn, RBI_DB_META, EPOCH_KEY, sizeof(EPOCH_KEY) - 1, buf, 8, 0);
+    if (rc == RB_OK)
+        txn->usage_changed = true;
+    return rc;
+}
+
+bool rbi_usage_epoch_is_pending(const rb_txn *txn)
+{
+    return txn->usage_changed;
 }
 
 /* {===================================================================================

@@ -13,6 +13,7 @@
  *   usage      be32(period) source NUL be32(seq) -> aggregate record
  *   manifests  be32(period) source               -> manifest record
  *   meta       "usage:keep_tags"                 -> the kept tag keys
+ *   meta       "usage:epoch"                     -> bumped with every period written
  * so that (period, source) is a key prefix: one rbi_del_prefix() drops an earlier import.
  */
 #include "usage.h"
@@ -2857,6 +2858,9 @@ rb_status rb_usage_import_apply(rb_txn *txn, rb_usage_import *imp, int64_t now)
             return rc;
         }
         p->imported_at = now;
+        rc = rbi_usage_epoch_bump(txn); /* the month's usage changes (bill.c's cache) */
+        if (rc != RB_OK)
+            return rc;
         plen = period_key(pk, p->month, imp->source, true);
         rc = rbi_del_prefix(txn, RBI_DB_USAGE, pk, plen, NULL);
         if (rc != RB_OK)

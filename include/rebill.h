@@ -1083,6 +1083,27 @@ typedef struct rb_price_opts {
 RB_API rb_status rb_price_org(rb_txn *txn, const char *org, int month, const rb_price_opts *opts,
                               rb_priced **out);
 
+/**
+ * A cache of one month's stored usage attributed to organizations, for pricing many customers
+ * of that month one transaction each (rb_invoice_opts.cache; `rebill invoice run`): the first
+ * invoice loads the whole month once, the others take their lines from it. Every use checks,
+ * in the caller's transaction, the store's usage epoch (docs/storage.md), which every import
+ * and every change of an account's organization moves on: if the usage changed since the
+ * cache was loaded, or another month or another store handle is asked for, the cache loads
+ * again first. A stale cache never prices anything; what a transaction that itself changed
+ * usage loads is used by that call only, never kept.
+ * Ownership: free with rb_usage_cache_free(). Invoices and priced results made with a cache
+ * stay valid after it is freed or reloaded.
+ * Threads: a cache, and what was priced with it, belong to the thread of its store.
+ * @since 0.1
+ */
+typedef struct rb_usage_cache rb_usage_cache;
+/** A new, empty cache. @return RB_OK, RB_MISUSE (out is NULL), RB_NOMEM. @since 0.1 */
+RB_API rb_status rb_usage_cache_new(rb_usage_cache **out);
+/** Free a cache and the usage it holds. rb_usage_cache_free(NULL) is a harmless no-op.
+ * @since 0.1 */
+RB_API void rb_usage_cache_free(rb_usage_cache *c);
+
 /** The outcome for one customer of rb_price_all(): `p` is NULL when rc is not RB_OK. */
 typedef rb_status (*rb_price_each_cb)(const char *org, rb_status rc, const char *msg,
                                       const rb_priced *p, void *ctx);
@@ -1445,6 +1466,8 @@ typedef struct rb_invoice_opts {
                                   scripts/layouts/default.lua (rb_layout_set()) */
     size_t layout_len;
     const rb_limits *limits; /**< of pricing and of the layout; NULL: rb_limits_default() */
+    rb_usage_cache *cache;   /**< the month's usage for many invoices (rb_usage_cache_new());
+                                  NULL: load it for this invoice alone */
 } rb_invoice_opts;
 
 /**

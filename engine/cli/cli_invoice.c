@@ -533,6 +533,7 @@ static int inv_run(struct cli *c, int argc, char **argv)
     struct next_ctx nx;
     char last[RB_ORG_ID_MAX + 1] = "";
     rb_invoice_opts lo;
+    rb_usage_cache *cache = NULL;
     long failed = 0, done = 0, total;
     int rc, month;
     rb_status st;
@@ -582,14 +583,21 @@ static int inv_run(struct cli *c, int argc, char **argv)
     } else {
         printf("%-14s %-16s %14s  %s\n", "CUSTOMER", "NUMBER", "TOTAL", "STATUS");
     }
+    /* One load of the month's usage for every customer; the library checks it against the
+     * store in each customer's transaction. Without memory for it, each loads its own. */
+    if (rb_usage_cache_new(&cache) != RB_OK)
+        cache = NULL;
+    lo.cache = cache;
     for (;;) {
         struct one_op op;
         memset(&nx, 0, sizeof(nx));
         nx.month = month;
         nx.after = last;
         st = rb_store_view(c->store, do_next, &nx);
-        if (st != RB_OK)
+        if (st != RB_OK) {
+            rb_usage_cache_free(cache);
             return cli_fail(c, st);
+        }
         if (!nx.id[0])
             break;
         memcpy(last, nx.id, sizeof(last));
@@ -656,6 +664,7 @@ static int inv_run(struct cli *c, int argc, char **argv)
         }
         rb_invoice_release(&op.inv);
     }
+    rb_usage_cache_free(cache);
     if (tty)
         fputs("\r\n", stderr);
     if (c->json) {

@@ -4,8 +4,8 @@
 # does not change them); void issues a credit note; a restated month gives correction lines
 # on the next invoice; two processes issuing at once get distinct consecutive numbers; hostile
 # account names cannot inject markup; no customer-facing form holds a billed amount or the
-# margin; the default layout matches the golden files; and every refusal leaves the database
-# unchanged.
+# margin; the default layout matches the golden files; `run` writes what preview shows, also
+# after a restatement between two runs; and every refusal leaves the database unchanged.
 . tests/cli/lib.sh
 
 D=o-distrib0001; R=o-reseller001; C=o-customer01; E=o-customer02
@@ -188,6 +188,26 @@ ctotal=$(json_get "[x['total'] + ' ' + x['currency'] for x in j['customers'] if 
 ok "preview C, --json" --json invoice preview --org "$C" --period 2027-01
 check "json: the run's total is the preview's ($ctotal)" test "$ctotal" = \
     "$(json_get "j['total'] + ' ' + j['currency']")"
+# one usage load serves the whole run (rb_usage_cache): its files are the previews' bytes, and
+# a restatement between two runs gives the new amounts
+for o in $C $E $R; do
+    ok "preview $o" invoice preview --org $o --period 2027-01
+    check "the run's $o/draft.md is its preview" test "$out" = "$(cat "$TMP/run/$o/draft.md")"
+done
+sed 's/,23.00,23.00,/,46.00,46.00,/' "$TMP/cur-2027-01.csv" >"$TMP/cur-2027-01b.csv"
+ok "restate 2027-01" usage import --quiet "$TMP/cur-2027-01b.csv"
+ok "run drafts after the restatement" --json invoice run --period 2027-01 --out "$TMP/run2"
+ctotal2=$(json_get "[x['total'] + ' ' + x['currency'] for x in j['customers'] \
+    if x['org'] == '$C'][0]")
+check "the restated run's total of C is new ($ctotal, then $ctotal2)" test "$ctotal2" != "$ctotal"
+for o in $C $E $R; do
+    ok "preview $o after the restatement" invoice preview --org $o --period 2027-01
+    check "the restated run's $o/draft.md is its preview" test "$out" = \
+        "$(cat "$TMP/run2/$o/draft.md")"
+done
+check "C's and R's drafts changed, E's did not" sh -c "! cmp -s '$TMP/run/$C/draft.md' \
+    '$TMP/run2/$C/draft.md' && ! cmp -s '$TMP/run/$R/draft.json' '$TMP/run2/$R/draft.json' && \
+    cmp -s '$TMP/run/$E/draft.html' '$TMP/run2/$E/draft.html'"
 ok "run --issue" invoice run --period 2027-01 --out "$TMP/run" --issue
 check "issued file written" test -s "$TMP/run/$E/INV-2026-000007.html"
 snapshot

@@ -259,7 +259,7 @@ static const char *lo_pick(rb_txn *txn, const rb_invoice_opts *given)
 static rb_status lo_run(rb_txn *txn, void *vctx)
 {
     struct lo_ctx *c = vctx;
-    rb_invoice_opts given = {"flag.lua", c->src[2], strlen(c->src[2]), NULL};
+    rb_invoice_opts given = {"flag.lua", c->src[2], strlen(c->src[2]), NULL, NULL};
     rb_rules_blob blob;
     rb_layout l;
 
