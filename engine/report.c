@@ -5,12 +5,13 @@
  *
  * Provides: rb_report_margins, rb_close_check, rb_close_require.
  * Uses: rb_price_all() for the priced lines (partner figures from rb_priced_cost, and
- * rb_priced_hidden_* for the lines a plan hid); rb_org_list, rb_payer_of,
- * rb_usage_summary, rb_usage_unmapped and rb_usage_manifest_list.
+ * rb_priced_hidden_* for the lines a plan hid); rbi_usage_reconcile (one scan of the month:
+ * what someone pays for and what nobody does) and rb_usage_manifest_list.
  * Must never: round a sum (only the margin percentage is rounded); add amounts of different
  * currencies; write to the store.
  */
 #include "rb_int.h"
+#include "usage.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -312,8 +313,6 @@ struct closing {
     rb_txn *txn;
     rb_close_row v[CLOSE_CUR_MAX];
     int n;
-    char **orgs;
-    size_t norgs, cap;
 };
 
 static rb_close_row *close_cur(struct closing *cl, const char *cur)
@@ -355,32 +354,14 @@ static rb_status close_manifest(const rb_usage_manifest *mf, void *ctx)
     return rc;
 }
 
-static rb_status close_group(const rb_usage_group *g, void *ctx)
+static rb_status close_mapped(const rb_usage_amounts *a, void *ctx)
 {
-    return close_add(ctx, g->a.currency, 1, &g->a.billed);
+    return close_add(ctx, a->currency, 1, &a->billed);
 }
 
 static rb_status close_unmapped(const rb_usage_unmapped_row *r, void *ctx)
 {
     return close_add(ctx, r->a.currency, 2, &r->a.billed);
-}
-
-static rb_status close_org(const rb_org *o, void *ctx)
-{
-    struct closing *cl = ctx;
-
-    if (cl->norgs == cl->cap) {
-        size_t cap = cl->cap ? cl->cap * 2 : 16;
-        char **v = rbi_realloc(cl->orgs, cap * sizeof(*v));
-        if (!v)
-            return RB_NOMEM;
-        cl->orgs = v;
-        cl->cap = cap;
-    }
-    if (!(cl->orgs[cl->norgs] = rbi_strdup(o->id)))
-        return RB_NOMEM;
-    cl->norgs++;
-    return RB_OK;
 }
 
 static int close_row_cmp(const void *a, const void *b)
@@ -402,24 +383,9 @@ rb_status rb_close_check(rb_txn *txn, int month, rb_close_cb cb, void *ctx, bool
     cl.txn = txn;
     if ((rc = rb_usage_manifest_list(txn, month, close_manifest, &cl)) != RB_OK)
         goto cleanup;
-    if ((rc = rb_org_list(txn, close_org, &cl)) != RB_OK)
-        goto cleanup;
-    for (size_t i = 0; i < cl.norgs; i++) {
-        rb_payer_info pi;
-        rb_usage_query q;
-
-        if ((rc = rb_payer_of(txn, cl.orgs[i], month, &pi)) != RB_OK)
-            goto cleanup;
-        if (pi.depth == 0)
-            continue; /* its usage is in rb_usage_unmapped(): "no payer in force" */
-        memset(&q, 0, sizeof(q));
-        q.month = month;
-        q.org = cl.orgs[i];
-        q.by = RB_USAGE_BY_SERVICE;
-        if ((rc = rb_usage_summary(txn, &q, close_group, &cl)) != RB_OK)
-            goto cleanup;
-    }
-    if ((rc = rb_usage_unmapped(txn, month, close_unmapped, &cl)) != RB_OK)
+    /* mapped (usage of organizations someone pays for) and unmapped in one scan of the
+     * month, not one per organization */
+    if ((rc = rbi_usage_reconcile(txn, month, close_unmapped, close_mapped, &cl)) != RB_OK)
         goto cleanup;
     if (cl.n)
         qsort(cl.v, (size_t)cl.n, sizeof(cl.v[0]), close_row_cmp);
@@ -436,9 +402,6 @@ rb_status rb_close_check(rb_txn *txn, int month, rb_close_cb cb, void *ctx, bool
             goto cleanup;
     *reconciled = all;
 cleanup:
-    for (size_t i = 0; i < cl.norgs; i++)
-        rbi_free(cl.orgs[i]);
-    rbi_free(cl.orgs);
     return rc;
 }
 

@@ -3435,6 +3435,7 @@ struct unm_ctx {
     struct attrib at;
     struct gmap groups; /* account NUL why NUL org NUL currency -> amounts */
     struct rb_buf key;
+    struct gmap *mapped; /* rbi_usage_reconcile: currency -> amounts someone pays for */
 };
 
 static const char *const why_text[] = {"no payer in force", "unknown account",
@@ -3459,8 +3460,8 @@ static rb_status unm_one(const struct rbi_val *k, const struct rbi_val *v, void 
         rc = payer_of(&c->at, org, &pi);
         if (rc != RB_OK)
             return rc;
-        if (pi->depth > 0)
-            return RB_OK; /* someone pays */
+        if (pi->depth > 0) /* someone pays */
+            return c->mapped ? group_add(c->txn, c->mapped, u.s[D_CURRENCY].p, 3, &u) : RB_OK;
     }
     rbi_buf_reset(&c->key);
     if (rbi_buf_append(&c->key, u.s[D_ACCOUNT].p, u.s[D_ACCOUNT].len) != RB_OK ||
@@ -3470,17 +3471,18 @@ static rb_status unm_one(const struct rbi_val *k, const struct rbi_val *v, void 
     return group_add(c->txn, &c->groups, c->key.data, c->key.len, &u);
 }
 
-rb_status rb_usage_unmapped(rb_txn *txn, int month, rb_usage_unmapped_cb cb, void *ctx)
+/* rb_usage_unmapped(); with `mapped`, the same scan also sums what someone pays for. */
+static rb_status unmapped_scan(rb_txn *txn, int month, rb_usage_unmapped_cb cb, void *ctx,
+                               struct gmap *mapped)
 {
     struct unm_ctx c;
     struct gent **v = NULL;
     unsigned char pk[4];
     rb_status rc;
 
-    if (!txn || !cb)
-        return RB_MISUSE;
     memset(&c, 0, sizeof(c));
     c.txn = txn;
+    c.mapped = mapped;
     attrib_init(&c.at, txn, month);
     c.groups.vsize = sizeof(rb_usage_amounts);
     rbi_be32_put(pk, (uint32_t)month);
@@ -3504,5 +3506,33 @@ rb_status rb_usage_unmapped(rb_txn *txn, int month, rb_usage_unmapped_cb cb, voi
     gmap_release(&c.groups);
     attrib_release(&c.at);
     rbi_buf_release(&c.key);
+    return rc;
+}
+
+rb_status rb_usage_unmapped(rb_txn *txn, int month, rb_usage_unmapped_cb cb, void *ctx)
+{
+    if (!txn || !cb)
+        return RB_MISUSE;
+    return unmapped_scan(txn, month, cb, ctx, NULL);
+}
+
+rb_status rbi_usage_reconcile(rb_txn *txn, int month, rb_usage_unmapped_cb unmapped,
+                              rb_status (*mapped)(const rb_usage_amounts *a, void *ctx), void *ctx)
+{
+    struct gmap m;
+    struct gent **v = NULL;
+    rb_status rc;
+
+    if (!txn || !unmapped || !mapped)
+        return RB_MISUSE;
+    memset(&m, 0, sizeof(m));
+    m.vsize = sizeof(rb_usage_amounts);
+    rc = unmapped_scan(txn, month, unmapped, ctx, &m);
+    if (rc == RB_OK && m.n > 0 && !(v = gmap_sorted(&m)))
+        rc = rbi_txn_error(txn, RB_NOMEM, "out of memory");
+    for (size_t i = 0; rc == RB_OK && i < m.n; i++)
+        rc = mapped((const rb_usage_amounts *)v[i]->val, ctx);
+    rbi_free(v);
+    gmap_release(&m);
     return rc;
 }

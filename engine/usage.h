@@ -198,6 +198,14 @@ RBI_FUNC rb_status rbi_usage_dec_add(rb_dec *r, const rb_dec *a, const rb_dec *b
 /* Test knob: the chunk size rb_usage_import_file() hands the driver (0: its default). */
 RBI_FUNC void rbi_usage_import_set_chunk(rb_usage_import *imp, size_t chunk);
 
+/* One scan of the month for `rebill close`: rb_usage_unmapped()'s rows to `unmapped`, and the
+ * amounts of every aggregate whose organization has a payer in force, per currency in code
+ * order, to `mapped`. With the same attribution as rb_usage_summary(), so the sum of `mapped`
+ * equals that of rb_usage_summary() over every organization with a payer. */
+RBI_FUNC rb_status rbi_usage_reconcile(rb_txn *txn, int month, rb_usage_unmapped_cb unmapped,
+                                       rb_status (*mapped)(const rb_usage_amounts *a, void *ctx),
+                                       void *ctx);
+
 /* Bytes a record may span at most. */
 #define RBI_CSV_MAX_RECORD ((size_t)256 << 20)
 
