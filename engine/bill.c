@@ -69,12 +69,7 @@ struct usage_set {
 
 void rbi_strtab_release(struct rbi_strtab *t)
 {
-    struct rpool_block *b, *next;
-
-    for (b = t->pool; b; b = next) {
-        next = b->next;
-        rbi_free(b);
-    }
+    rbi_pool_release(&t->pool);
     rbi_free(t->slot);
     rbi_free(t->hash);
 }
@@ -120,7 +115,6 @@ static bool strtab_grow(struct rbi_strtab *t)
 const char *rbi_strtab_intern(struct rbi_strtab *t, const char *p, size_t n)
 {
     uint64_t h = hbytes(p, n);
-    struct rpool_block *b;
     char *d;
     size_t j;
 
@@ -129,21 +123,9 @@ const char *rbi_strtab_intern(struct rbi_strtab *t, const char *p, size_t n)
     for (j = h & t->mask; t->slot[j]; j = (j + 1) & t->mask)
         if (t->hash[j] == h && strncmp(t->slot[j], p, n) == 0 && t->slot[j][n] == '\0')
             return t->slot[j];
-    b = t->pool;
-    if (!b || b->cap - b->used < n + 1) {
-        size_t cap = n + 1 > 16384 ? n + 1 : 16384;
-        b = rbi_malloc(sizeof(*b) + cap);
-        if (!b)
-            return NULL;
-        b->next = t->pool;
-        b->used = 0;
-        b->cap = cap;
-        t->pool = b;
-    }
-    d = b->data + b->used;
-    b->used += n + 1;
-    memcpy(d, p, n);
-    d[n] = '\0';
+    d = rbi_pool_strndup(&t->pool, p, n);
+    if (!d)
+        return NULL;
     t->slot[j] = d;
     t->hash[j] = h;
     t->n++;
@@ -669,20 +651,13 @@ out:
 
 static rb_status check_org_month(rb_txn *txn, const char *org, int month)
 {
-    rb_org o;
-    rb_status rc;
+    rb_status rc = rbi_org_check_id(txn, "organization id", org, SIZE_MAX);
 
-    if (!org || !rb_org_id_is_valid(org))
-        return rbi_txn_error(txn, RB_INVALID,
-                             "invalid organization id \"%.40s\": want \"o-\" and 10..32 "
-                             "lowercase letters or digits",
-                             org ? org : "");
+    if (rc != RB_OK)
+        return rc;
     if (month < 0 || month == RB_MONTH_OPEN)
         return rbi_txn_error(txn, RB_INVALID, "invalid month");
-    rc = rb_org_get(txn, org, &o);
-    if (rc == RB_NOTFOUND)
-        return rbi_txn_error(txn, RB_NOTFOUND, "no organization \"%s\"", org);
-    return rc;
+    return rbi_org_require(txn, org, NULL);
 }
 
 /* Price one org from an already loaded period (u stays the caller's). */

@@ -1,5 +1,6 @@
 /*
- * buf.c -- growable byte buffer, always NUL-terminated once allocated.
+ * buf.c -- growable byte buffer, always NUL-terminated once allocated; and the pool, memory
+ * cut from blocks and freed at once.
  *
  * Uses the allocation seam. Must never abort: growth failure is RB_NOMEM and leaves the
  * buffer as it was.
@@ -77,4 +78,69 @@ void rbi_buf_release(struct rb_buf *b)
     rbi_free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+/* {===================================================================================
+ * The pool
+ * =================================================================================== */
+
+struct rbi_pool_block {
+    struct rbi_pool_block *next;
+    size_t used, cap;
+    _Alignas(8) char data[];
+};
+
+#define POOL_FIRST 4096
+#define POOL_MAX 65536
+
+/* n bytes from the pool, at an offset rounded up to `align` (a power of two). */
+static void *pool_take(struct rbi_pool *p, size_t n, size_t align)
+{
+    struct rbi_pool_block *b = p->head;
+    size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
+
+    if (!b || at > b->cap || b->cap - at < n) {
+        size_t cap = b ? (b->cap < POOL_MAX ? b->cap * 2 : POOL_MAX) : POOL_FIRST;
+        if (cap < n)
+            cap = n;
+        if (cap > SIZE_MAX - sizeof(*b))
+            return NULL;
+        b = rbi_malloc(sizeof(*b) + cap);
+        if (!b)
+            return NULL;
+        b->next = p->head;
+        b->used = 0;
+        b->cap = cap;
+        p->head = b;
+        at = 0;
+    }
+    b->used = at + n;
+    return b->data + at;
+}
+
+void *rbi_pool_alloc(struct rbi_pool *p, size_t n)
+{
+    return pool_take(p, n, 8);
+}
+
+char *rbi_pool_strndup(struct rbi_pool *p, const char *s, size_t n)
+{
+    char *d = n < SIZE_MAX ? pool_take(p, n + 1, 1) : NULL;
+
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+void rbi_pool_release(struct rbi_pool *p)
+{
+    struct rbi_pool_block *b = p->head, *next;
+
+    for (; b; b = next) {
+        next = b->next;
+        rbi_free(b);
+    }
+    p->head = NULL;
 }

@@ -170,20 +170,6 @@ void rbi_inv_forms_release(struct rbi_inv_forms *f)
  * Profiles
  * =================================================================================== */
 
-static rb_status org_must_exist(rb_txn *txn, const char *org, rb_org *o)
-{
-    rb_status rc;
-
-    if (!org || !rb_org_id_is_valid(org))
-        return rbi_txn_error(txn, RB_INVALID,
-                             "invalid organization id \"%s\": want \"o-\" and 10..32 lowercase "
-                             "letters or digits", org ? org : "");
-    rc = rb_org_get(txn, org, o);
-    if (rc == RB_NOTFOUND)
-        return rbi_txn_error(txn, RB_NOTFOUND, "no organization \"%s\"", org);
-    return rc;
-}
-
 rb_status rb_profile_set(rb_txn *txn, const rb_profile *p)
 {
     struct rb_buf b = {NULL, 0, 0};
@@ -194,7 +180,7 @@ rb_status rb_profile_set(rb_txn *txn, const rb_profile *p)
 
     if (!txn || !p)
         return RB_MISUSE;
-    rc = org_must_exist(txn, p->org, &o);
+    rc = rbi_org_require(txn, p->org, &o);
     if (rc != RB_OK)
         return rc;
     vals[0] = p->legal_name;
@@ -231,7 +217,7 @@ rb_status rb_profile_get(rb_txn *txn, const char *org, rb_profile *out)
 
     if (!txn || !out)
         return RB_MISUSE;
-    rc = org_must_exist(txn, org, &o);
+    rc = rbi_org_require(txn, org, &o);
     if (rc != RB_OK)
         return rc;
     memset(out, 0, sizeof(*out));
@@ -1241,7 +1227,7 @@ static rb_status build_doc(struct build *b, const char *kind)
     char mon[16];
     rb_status rc;
 
-    rc = org_must_exist(b->txn, b->org, &b->customer);
+    rc = rbi_org_require(b->txn, b->org, &b->customer);
     if (rc != RB_OK)
         return rc;
     if (b->month < 0 || b->month == RB_MONTH_OPEN)

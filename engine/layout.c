@@ -179,19 +179,6 @@ static size_t layout_key(unsigned char *k, const char *org)
     return len;
 }
 
-static rb_status check_org(rb_txn *txn, const char *org)
-{
-    rb_org o;
-    rb_status rc = rbi_org_check_id(txn, "organization id", org, SIZE_MAX);
-
-    if (rc != RB_OK)
-        return rc;
-    rc = rb_org_get(txn, org, &o);
-    if (rc == RB_NOTFOUND)
-        return rbi_txn_error(txn, RB_NOTFOUND, "no organization \"%s\"", org);
-    return rc;
-}
-
 /* A stored layout record of `org`. */
 static bool decode(const char *org, const struct rbi_val *v, rb_layout *out)
 {
@@ -222,7 +209,7 @@ rb_status rb_layout_set(rb_txn *txn, const char *org, const char *name, const ch
 
     if (!txn || !name || (!src && len))
         return RB_MISUSE;
-    rc = check_org(txn, org);
+    rc = rbi_org_require(txn, org, NULL);
     if (rc != RB_OK)
         return rc;
     if (!*name)
@@ -280,7 +267,7 @@ rb_status rb_layout_get(rb_txn *txn, const char *org, rb_layout *out)
     if (!txn || !out)
         return RB_MISUSE;
     memset(out, 0, sizeof(*out));
-    rc = check_org(txn, org);
+    rc = rbi_org_require(txn, org, NULL);
     if (rc != RB_OK)
         return rc;
     rc = layout_of(txn, org, out);
@@ -300,7 +287,7 @@ rb_status rb_layout_clear(rb_txn *txn, const char *org)
 
     if (!txn)
         return RB_MISUSE;
-    rc = check_org(txn, org);
+    rc = rbi_org_require(txn, org, NULL);
     if (rc != RB_OK)
         return rc;
     rc = layout_of(txn, org, &l);

@@ -155,6 +155,19 @@ rb_status rbi_org_check_id(rb_txn *txn, const char *what, const char *id, size_t
         what, quote(q, sizeof(q), id, n), n == cap ? "..." : "", ORG_ID_MIN_TAIL, ORG_ID_MAX_TAIL);
 }
 
+rb_status rbi_org_require(rb_txn *txn, const char *org, rb_org *out)
+{
+    rb_org o;
+    rb_status rc = rbi_org_check_id(txn, "organization id", org, SIZE_MAX);
+
+    if (rc != RB_OK)
+        return rc;
+    rc = rb_org_get(txn, org, out ? out : &o);
+    if (rc == RB_NOTFOUND)
+        return rbi_txn_error(txn, RB_NOTFOUND, "no organization \"%s\"", org);
+    return rc;
+}
+
 static rb_status check_account_id(rb_txn *txn, const char *what, const char *id, size_t cap)
 {
     char q[QUOTE_BUF];

@@ -30,45 +30,11 @@
  * The plan and its string pool
  * =================================================================================== */
 
-struct rbi_pool_block {
-    struct rbi_pool_block *next;
-    size_t used, cap;
-    char data[];
-};
-
-#define POOL_BLOCK 4096
-
-static void *pool_alloc(struct rbi_plan *p, size_t n)
-{
-    struct rbi_pool_block *b = p->pool;
-
-    n = (n + 7) & ~(size_t)7;
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > POOL_BLOCK ? n : POOL_BLOCK;
-        b = rbi_malloc(sizeof(*b) + cap);
-        if (!b)
-            return NULL;
-        b->next = p->pool;
-        b->used = 0;
-        b->cap = cap;
-        p->pool = b;
-    }
-    b->used += n;
-    return b->data + b->used - n;
-}
-
 const char *rbi_plan_str(struct rbi_plan *p, const char *s)
 {
-    size_t n;
-    char *d;
-
     if (!s)
         return NULL;
-    n = strlen(s) + 1;
-    d = pool_alloc(p, n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
+    return rbi_pool_strndup(&p->pool, s, strlen(s));
 }
 
 static void apply_base_defaults(struct rbi_plan *p, const bool *set)
@@ -115,14 +81,9 @@ void rbi_plan_set_base(struct rbi_plan *p, enum rbi_base base)
 
 void rbi_plan_free(struct rbi_plan *p)
 {
-    struct rbi_pool_block *b, *next;
-
     if (!p)
         return;
-    for (b = p->pool; b; b = next) {
-        next = b->next;
-        rbi_free(b);
-    }
+    rbi_pool_release(&p->pool);
     rbi_free(p->rules);
     rbi_free(p->items);
     rbi_free(p->fx);
@@ -190,7 +151,7 @@ static rb_status check_tiers(const struct rbi_tier *t, int n, const char *what, 
 
 static struct rbi_tier *copy_tiers(struct rbi_plan *p, const struct rbi_tier *t, int n)
 {
-    struct rbi_tier *c = pool_alloc(p, sizeof(*c) * (size_t)n);
+    struct rbi_tier *c = rbi_pool_alloc(&p->pool, sizeof(*c) * (size_t)n);
 
     if (c)
         memcpy(c, t, sizeof(*c) * (size_t)n);
@@ -308,7 +269,7 @@ static const char **copy_strs(struct rbi_plan *p, const char **v, int n, bool *o
     *ok = true;
     if (n == 0)
         return NULL;
-    c = pool_alloc(p, sizeof(*c) * (size_t)n);
+    c = rbi_pool_alloc(&p->pool, sizeof(*c) * (size_t)n);
     if (!c) {
         *ok = false;
         return NULL;
@@ -377,7 +338,7 @@ rb_status rbi_plan_add_item(struct rbi_plan *p, const struct rbi_item *it, rb_er
             return rbi_error_set(err, RB_NOMEM, "out of memory");
     }
     if (it->nof_items > 0) {
-        d->of_items = pool_alloc(p, sizeof(int) * (size_t)it->nof_items);
+        d->of_items = rbi_pool_alloc(&p->pool, sizeof(int) * (size_t)it->nof_items);
         if (!d->of_items)
             return rbi_error_set(err, RB_NOMEM, "out of memory");
         memcpy(d->of_items, it->of_items, sizeof(int) * (size_t)it->nof_items);
@@ -1545,22 +1506,6 @@ static size_t plan_key(unsigned char *k, const char *org, char kind, uint64_t n,
     return len;
 }
 
-static rb_status check_org(rb_txn *txn, const char *org)
-{
-    rb_org o;
-    rb_status rc;
-
-    if (!org || !rb_org_id_is_valid(org))
-        return rbi_txn_error(txn, RB_INVALID,
-                             "invalid organization id \"%.40s\": want \"o-\" and 10..32 "
-                             "lowercase letters or digits",
-                             org ? org : "");
-    rc = rb_org_get(txn, org, &o);
-    if (rc == RB_NOTFOUND)
-        return rbi_txn_error(txn, RB_NOTFOUND, "no organization \"%s\"", org);
-    return rc;
-}
-
 static rb_status check_months(rb_txn *txn, int from, int to)
 {
     char a[16], b[16];
@@ -1791,7 +1736,7 @@ rb_status rb_plan_assign(rb_txn *txn, const char *org, const char *name, const c
 
     if (!txn || !name || (!src && len))
         return RB_MISUSE;
-    rc = check_org(txn, org);
+    rc = rbi_org_require(txn, org, NULL);
     if (rc == RB_OK)
         rc = check_months(txn, from, to);
     if (rc != RB_OK)
@@ -1839,7 +1784,7 @@ rb_status rb_plan_unassign(rb_txn *txn, const char *org, int from, int to, int64
 
     if (!txn)
         return RB_MISUSE;
-    rc = check_org(txn, org);
+    rc = rbi_org_require(txn, org, NULL);
     if (rc == RB_OK)
         rc = check_months(txn, from, to);
     if (rc == RB_OK)
@@ -1887,7 +1832,7 @@ rb_status rb_plan_at(rb_txn *txn, const char *org, int month, rb_plan_assignment
 
     if (!txn || !out)
         return RB_MISUSE;
-    rc = check_org(txn, org);
+    rc = rbi_org_require(txn, org, NULL);
     if (rc != RB_OK)
         return rc;
     if (month < 0 || month == RB_MONTH_OPEN)
@@ -1943,7 +1888,7 @@ rb_status rb_plan_periods(rb_txn *txn, const char *org, rb_plan_assignment_cb cb
 
     if (!txn || !cb)
         return RB_MISUSE;
-    rc = check_org(txn, org);
+    rc = rbi_org_require(txn, org, NULL);
     if (rc != RB_OK)
         return rc;
     return rbi_scan(txn, RBI_DB_PLANS, key, plan_key(key, org, KIND_PERIOD, 0, 0), list_one, &c);
@@ -1993,7 +1938,7 @@ rb_status rb_plan_history(rb_txn *txn, const char *org, rb_plan_event_cb cb, voi
 
     if (!txn || !cb)
         return RB_MISUSE;
-    rc = check_org(txn, org);
+    rc = rbi_org_require(txn, org, NULL);
     if (rc != RB_OK)
         return rc;
     return rbi_scan(txn, RBI_DB_PLANS, key, plan_key(key, org, KIND_EVENT, 0, 0), hist_one, &c);

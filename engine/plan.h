@@ -171,8 +171,6 @@ struct rbi_fx {
     rb_dec rate; /* invoice-currency units per usage-currency unit */
 };
 
-struct rbi_pool_block;
-
 /* The scope index (rate.c): open addressing with linear probing over a hash of (scope kind,
  * the scope's strings); a hit is confirmed by comparing the rule's strings. */
 struct rbi_scope_slot {
@@ -211,7 +209,7 @@ struct rbi_plan {
     size_t index_mask;            /* slots - 1 */
     unsigned scope_kinds;         /* bit per scope kind present (rate.c's enum scope_kind) */
     bool finished;                /* index built: no more rules or items */
-    struct rbi_pool_block *pool;
+    struct rbi_pool pool; /* its strings, tiers and item lists */
 };
 
 /* {===================================================================================

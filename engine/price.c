@@ -290,7 +290,7 @@ static rb_status rule_text(struct run *r, int k)
             len--;
         buf[len] = '\0';
     }
-    r->res->rule_text[k] = rbi_priced_str(r->res, buf);
+    r->res->rule_text[k] = rbi_pool_strndup(&r->res->pool, buf, strlen(buf));
     return r->res->rule_text[k] ? RB_OK : nomem(r);
 }
 
@@ -415,7 +415,7 @@ static rb_status result_alloc(struct run *r)
             cap += r->p->items[k].itemized ? (size_t)r->nsvc : 1;
     if (r->hooks && r->p->on_invoice > 0) {
         cap += RBI_INVOICE_ADDS_MAX;
-        r->added = (void *)rbi_priced_alloc(res, RBI_INVOICE_ADDS_MAX * sizeof(*r->added));
+        r->added = rbi_pool_alloc(&res->pool, RBI_INVOICE_ADDS_MAX * sizeof(*r->added));
         if (!r->added)
             return nomem(r);
     }
@@ -853,8 +853,8 @@ static struct pline *item_line(struct run *r, int k, const char *service, const 
 {
     const struct rbi_item *it = &r->p->items[k];
     struct pline *o = &r->res->lines[r->res->n];
-    const char *label = rbi_priced_str(r->res, it->name);
-    const char *where = rbi_priced_str(r->res, it->where);
+    const char *label = rbi_pool_strndup(&r->res->pool, it->name, strlen(it->name));
+    const char *where = rbi_pool_strndup(&r->res->pool, it->where, strlen(it->where));
 
     if (!label || !where) {
         nomem(r);

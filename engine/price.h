@@ -3,7 +3,7 @@
  * (rules.c compiles it, price.c runs it) and the priced result (price.c fills it, priced.c
  * reads it out, bill.c and rules.c hand it on).
  *
- * Provides: struct rb_plan, struct rb_priced and its lines, the result's string pool.
+ * Provides: struct rb_plan, struct rb_priced and its lines, the string table.
  * Uses: plan.h (the plan model).
  * Must never: be included outside the pricing modules (price.c, priced.c, rules.c, bill.c);
  * put a partner-only amount (billed cost, cost, margin) in the customer's part of a line.
@@ -37,12 +37,6 @@ struct pline {
     int item; /* index of the plan item, -1 for usage lines and added lines */
 };
 
-struct rpool_block {
-    struct rpool_block *next;
-    size_t used, cap;
-    char data[];
-};
-
 struct rb_priced {
     struct pline *lines;
     size_t n, cap;
@@ -54,17 +48,12 @@ struct rb_priced {
     size_t ninput;
     const char **rule_text; /* per plan rule: its text in this result's pool, or NULL */
     int nrules;
-    struct rpool_block *pool;
+    struct rbi_pool pool; /* rule texts, item labels, added names */
     struct rb_buf log;
     /* owned inputs (rb_price_org): freed with the result */
     void *owned;
     void (*owned_free)(void *);
 };
-
-/* Memory from the result's pool, freed with it (NULL when out of memory). */
-RBI_FUNC char *rbi_priced_alloc(struct rb_priced *r, size_t n);
-/* A copy of s in the result's pool (NULL when out of memory). */
-RBI_FUNC const char *rbi_priced_str(struct rb_priced *r, const char *s);
 
 /* Interned strings (bill.c): equal strings are one pointer, so a run's lines share them and
  * the scope memo of price.c answers each scope once. Zero-initialized is empty. */
@@ -72,7 +61,7 @@ struct rbi_strtab {
     const char **slot;
     uint64_t *hash;
     size_t mask, n;
-    struct rpool_block *pool;
+    struct rbi_pool pool;
 };
 
 /* The interned copy of p[0..n), or NULL on out of memory. */

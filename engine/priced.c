@@ -3,7 +3,7 @@
  * the groups `rules test` and `rules diff` compare.
  *
  * Provides: rb_price_kind_name and the rb_priced_* accessors of include/rebill.h;
- * rbi_priced_alloc, rbi_priced_str and rbi_priced_own (price.h, plan.h).
+ * rbi_priced_own (plan.h).
  * Uses: dec.c; price.c fills the result.
  * Must never: hand a partner-only figure out through a customer accessor (rb_priced_line is
  * the customer's part; costs come only through rb_priced_cost and rb_priced_margin).
@@ -22,34 +22,6 @@ static const char *const kind_names[] = {"usage", "pass", "fee", "credit", "comm
 const char *rb_price_kind_name(rb_price_kind k)
 {
     return (unsigned)k < RB_COUNTOF(kind_names) ? kind_names[k] : "unknown";
-}
-
-char *rbi_priced_alloc(struct rb_priced *r, size_t n)
-{
-    struct rpool_block *b = r->pool;
-
-    if (!b || b->cap - b->used < n) {
-        size_t cap = n > 4096 ? n : 4096;
-        b = rbi_malloc(sizeof(*b) + cap);
-        if (!b)
-            return NULL;
-        b->next = r->pool;
-        b->used = 0;
-        b->cap = cap;
-        r->pool = b;
-    }
-    b->used += n;
-    return b->data + b->used - n;
-}
-
-const char *rbi_priced_str(struct rb_priced *r, const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = rbi_priced_alloc(r, n);
-
-    if (d)
-        memcpy(d, s, n);
-    return d;
 }
 
 /* {===================================================================================
@@ -173,14 +145,9 @@ rb_status rb_priced_groups(const rb_priced *p, rb_price_group_cb cb, void *ctx)
 
 void rb_priced_free(rb_priced *p)
 {
-    struct rpool_block *b, *next;
-
     if (!p)
         return;
-    for (b = p->pool; b; b = next) {
-        next = b->next;
-        rbi_free(b);
-    }
+    rbi_pool_release(&p->pool);
     if (p->owned_free)
         p->owned_free(p->owned);
     rbi_free(p->lines);

@@ -64,6 +64,21 @@ RBI_FUNC rb_status rbi_buf_append(struct rb_buf *b, const void *p, size_t n);
 RBI_FUNC rb_status rbi_buf_puts(struct rb_buf *b, const char *s);
 RBI_FUNC rb_status rbi_buf_printf(struct rb_buf *b, const char *fmt, ...) RBI_PRINTF(2, 3);
 RBI_FUNC void rbi_buf_reset(struct rb_buf *b);
+
+/* A pool (buf.c): pieces of memory cut from blocks (4 KiB, then each twice the last, up to
+ * 64 KiB, or the piece's size) and freed all at once; zero-initialized is empty. For strings
+ * and arrays that live exactly as long as their owner (a plan, a priced result, a string
+ * table). */
+struct rbi_pool_block;
+struct rbi_pool {
+    struct rbi_pool_block *head;
+};
+/* n bytes aligned to 8, or NULL when out of memory. */
+RBI_FUNC void *rbi_pool_alloc(struct rbi_pool *p, size_t n);
+/* A copy of s[0..n) and a NUL (not aligned), or NULL when out of memory. */
+RBI_FUNC char *rbi_pool_strndup(struct rbi_pool *p, const char *s, size_t n);
+/* Free every block; the pool is empty again. */
+RBI_FUNC void rbi_pool_release(struct rbi_pool *p);
 RBI_FUNC void rbi_buf_release(struct rb_buf *b);
 
 /* {===================================================================================
@@ -81,6 +96,9 @@ RBI_FUNC size_t rbi_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 /* Check an org id for a message naming its role (`what`); `cap` bounds the read of a
  * fixed-size field (SIZE_MAX otherwise). RB_OK or RB_INVALID with the message set (org.c). */
 RBI_FUNC rb_status rbi_org_check_id(rb_txn *txn, const char *what, const char *id, size_t cap);
+/* org must be a valid id of an existing organization (its record in *out when out is not
+ * NULL): RB_INVALID or RB_NOTFOUND ("no organization \"o-...\"") with the store's message. */
+RBI_FUNC rb_status rbi_org_require(rb_txn *txn, const char *org, rb_org *out);
 
 /* {===================================================================================
  * Record codec (record.c): the byte layout of stored values (docs/storage.md).
